@@ -1,0 +1,355 @@
+"""Unit tests for xcapp.inspections.rules (pure; no app fixtures)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from xcapp.inspections import rules as r
+from xcapp.inspections.rules import (
+    CONFORM,
+    FAIL,
+    NONCONFORM,
+    NOT_APPLICABLE,
+    PASS,
+    Answer,
+    ExtraRow,
+)
+
+SEED = Path(__file__).resolve().parents[3] / "shared/seed/000_8511b871cdb22b16.txt"
+CHECKBOX = '<input type="checkbox"/>'
+
+
+@pytest.fixture(scope="module")
+def seed_text() -> str:
+    if not SEED.exists():
+        pytest.fail(f"seed file missing: {SEED} (CI must check out shared/ beside the repo)")
+    return SEED.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def seed_rows(seed_text) -> dict[int, list[str]]:
+    rows = {}
+    for line in seed_text.splitlines():
+        m = re.match(r"^(\d+)\t", line)
+        if m:
+            rows[int(m.group(1))] = line.split("\t")
+    assert sorted(rows) == list(range(1, 13))
+    return rows
+
+
+def _boxes(cell: str) -> list[str]:
+    return [p.strip() for p in cell.split(CHECKBOX)[1:]]
+
+
+# ---------------------------------------------------------------------------
+# Verbatim wording against the seed
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("no", range(1, 13))
+def test_item_text_verbatim(seed_rows, no):
+    assert r.ALL_ITEMS[no].text == seed_rows[no][1]
+    assert r.ALL_ITEMS[no].no == no
+
+
+@pytest.mark.parametrize("no", range(1, 12))
+def test_record_option_labels_verbatim(seed_rows, no):
+    """Checkbox labels of the 检查记录 column, nesting included."""
+    boxes = _boxes(seed_rows[no][2])
+    item = r.ITEMS[no]
+    expected = []  # (label, parent label)
+    parent = None
+    for box in boxes:
+        if box.endswith("（"):
+            parent = box[:-1]
+            expected.append((parent, None))
+            continue
+        closes = box.endswith("）")
+        expected.append((box.rstrip("）"), parent))
+        if closes:
+            parent = None
+    got = [(o.label, item.option(o.parent).label if o.parent else None) for o in item.options]
+    assert got == expected
+
+
+@pytest.mark.parametrize("no", range(1, 12))
+def test_allowed_conclusions_match_form(seed_rows, no):
+    labels = _boxes(seed_rows[no][3])
+    assert [r.CONCLUSION_LABELS[c] for c in r.ITEMS[no].conclusions] == labels
+
+
+def test_na_items():
+    assert [n for n, i in r.ITEMS.items() if i.allows_na] == [4, 5, 9, 10]
+    assert r.ITEM_12.allows_na
+
+
+def test_notes_verbatim(seed_text):
+    assert f"注：1. {r.NOTE_1}" in seed_text
+    assert f"2. {r.NOTE_2}" in seed_text
+
+
+def test_overall_labels_match_form(seed_text):
+    line = next(l for l in seed_text.splitlines() if l.startswith("检查结论"))
+    assert _boxes(line) == [r.OVERALL_LABELS[PASS], r.OVERALL_LABELS[FAIL]]
+
+
+def test_codes_are_stable_ascii_and_unique():
+    ascii_code = re.compile(r"^[a-z][a-z0-9_]*$")
+    for item in r.ALL_ITEMS.values():
+        codes = [o.code for o in item.options]
+        assert len(codes) == len(set(codes))
+        assert all(ascii_code.match(c) for c in codes)
+    for choices in (r.EQUIPMENT_STATUSES, r.NOT_INSPECTED_REASONS):
+        codes = [c.code for c in choices]
+        assert len(codes) == len(set(codes)) and all(ascii_code.match(c) for c in codes)
+    assert all(ascii_code.match(c) for c in r.CONCLUSIONS + r.OVERALL_CONCLUSIONS)
+
+
+def test_dataclasses_are_frozen():
+    with pytest.raises(AttributeError):
+        r.ITEMS[1].text = "x"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        r.ITEMS[1].options[0].nonconform = True  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------
+# Proposed conclusions
+# ---------------------------------------------------------------------------
+
+NONCONFORM_LABELS = {
+    1: {"不在有效期"},
+    2: {"发生变化未申请重新审查"},
+    3: {"存在"},
+    4: {"未标注"},
+    5: {"无效"},
+    6: {"未进行检验", "检验记录不全"},
+    7: {"已建立未执行", "未建立"},
+    8: {"否"},
+    9: {"不符合"},
+    10: {"未处理"},
+    11: {"涂改转让", "生产假冒伪劣", "其他违法行为"},
+}
+
+
+@pytest.mark.parametrize("no", range(1, 12))
+def test_proposed_conclusion_every_leaf(no):
+    item = r.ITEMS[no]
+    for opt in item.leaf_options:
+        expected = NONCONFORM if opt.label in NONCONFORM_LABELS[no] else CONFORM
+        assert r.proposed_conclusion(no, opt.code) == expected, (no, opt.label)
+    assert {o.label for o in item.options if o.nonconform} == NONCONFORM_LABELS[no]
+
+
+def test_proposed_conclusion_empty_invalid_and_parent():
+    assert r.proposed_conclusion(1, None) is None
+    assert r.proposed_conclusion(1, "") is None
+    assert r.proposed_conclusion(1, "bogus") is None
+    assert r.proposed_conclusion(10, "has") is None  # parent alone is not a choice
+    assert r.proposed_conclusion(10, "has,has_unhandled") == NONCONFORM  # parent implied
+    assert r.proposed_conclusion(10, ["has_handled"]) == CONFORM
+    with pytest.raises(ValueError):
+        r.proposed_conclusion(12, "none")
+    with pytest.raises(ValueError):
+        r.proposed_conclusion(0, "x")
+
+
+def test_item11_multiple_violations():
+    assert r.proposed_conclusion(11, ("has_altered", "has_other")) == NONCONFORM
+    assert r.proposed_conclusion(11, "has_other,has_altered") == NONCONFORM
+    assert r.normalize_record(11, "has_other,has_altered,has") == ("has_altered", "has_other")
+    assert r.record_label(11, "has_other,has_altered") == "有（涂改转让、其他违法行为）"
+    assert r.record_label(10, "has_unhandled") == "有（未处理）"
+    assert r.record_label(2, "unchanged") == "未发生变化"
+    assert r.record_to_str(r.normalize_record(11, ["has_other", "has_counterfeit"])) == \
+        "has_counterfeit,has_other"
+
+
+# ---------------------------------------------------------------------------
+# Validation and warnings
+# ---------------------------------------------------------------------------
+
+
+def test_validate_valid_answers():
+    assert r.validate_answer(1, "valid", CONFORM) == []
+    assert r.validate_answer(1, "expired", NONCONFORM) == []
+    assert r.validate_answer(4, None, NOT_APPLICABLE) == []
+    assert r.validate_answer(10, "none", NOT_APPLICABLE) == []
+    assert r.validate_answer(3, "exists", None) == []  # incomplete, not invalid
+    assert r.validate_answer(3, None, None) == []
+
+
+def test_validate_errors():
+    assert r.validate_answer(13, "x", CONFORM) == ["检查项目序号无效：13"]
+    assert r.validate_answer(12, "none", CONFORM) == ["检查项目序号无效：12"]
+    assert r.validate_answer(1, "bogus", CONFORM) == ["第1项：检查记录选项无效：bogus"]
+    assert r.validate_answer(1, "valid", "maybe") == ["第1项：单项检查结论无效：maybe"]
+    assert r.validate_answer(1, "valid", "符合") == ["第1项：单项检查结论无效：符合"]  # labels are not codes
+    assert r.validate_answer(1, "valid", NOT_APPLICABLE) == ["第1项不能选择“不适用”"]
+    for no in (1, 2, 3, 6, 7, 8, 11):
+        assert r.validate_answer(no, None, NOT_APPLICABLE), no
+    assert r.validate_answer(10, "has", CONFORM) == ["第10项：请选择“有”的具体情形（已处理/未处理）"]
+    assert r.validate_answer(11, "has", NONCONFORM) == [
+        "第11项：请选择“有”的具体情形（涂改转让/生产假冒伪劣/其他违法行为）"]
+    assert r.validate_answer(6, "not_tested,records_incomplete", NONCONFORM) == ["第6项：检查记录只能选择一项"]
+    assert r.validate_answer(10, "has_handled,has_unhandled", NONCONFORM) == ["第10项：检查记录只能选择一项"]
+    assert r.validate_answer(11, "has_altered,none", NONCONFORM) == [
+        "第11项：检查记录选项不能同时选择：有（涂改转让）、无"]
+
+
+def test_contradicting_conclusion_is_allowed_with_warning():
+    # Decision: the officer decides; the record only proposes.
+    assert r.validate_answer(1, "expired", CONFORM) == []
+    check = r.check_answer(1, "expired", CONFORM)
+    assert check.ok and check.proposed == NONCONFORM
+    assert check.warnings == ("第1项：检查记录为“不在有效期”，通常应判定为不符合，但结论为符合，请确认并在备注中说明",)
+    assert r.answer_warnings(1, "valid", NONCONFORM) == [
+        "第1项：检查记录为“在有效期”，但结论为不符合，请在备注中说明原因"]
+    assert r.answer_warnings(10, "has_unhandled", NOT_APPLICABLE) == [
+        "第10项：检查记录为“有（未处理）”，通常应判定为不符合，但结论为不适用，请确认并在备注中说明"]
+    assert r.answer_warnings(10, "none", NOT_APPLICABLE) == []
+    assert r.answer_warnings(1, "valid", CONFORM) == []
+    assert r.answer_warnings(1, None, CONFORM) == ["第1项：未选择检查记录"]
+    assert r.answer_warnings(1, "valid", None) == []
+    bad = r.check_answer(1, "bogus", CONFORM)
+    assert not bad.ok and bad.warnings == () and bad.proposed is None
+
+
+def test_validate_extra_rows_and_item12():
+    assert r.validate_extra_row(ExtraRow("粉尘防爆", "未落实", NONCONFORM)) == []
+    assert r.validate_extra_row({"project": "", "conclusion": CONFORM}) == ["第12项：请填写检查项目名称"]
+    assert r.validate_extra_row({"project": "x", "conclusion": "bad"}) == ["第12项：单项检查结论无效：bad"]
+    assert r.validate_item12({12: Answer("none")}, [ExtraRow("x", "", CONFORM)]) == [
+        "第12项：已选择“无其他检查项目”，但填写了其他检查项目"]
+    assert r.validate_item12({12: Answer("whatever")}, []) == ["第12项：检查记录选项无效：whatever"]
+    assert r.validate_item12({12: Answer("none")}, []) == []
+
+
+# ---------------------------------------------------------------------------
+# Completeness, overall conclusion, summary
+# ---------------------------------------------------------------------------
+
+
+def _all_conform() -> dict:
+    return {n: Answer(next(o.code for o in r.ITEMS[n].leaf_options if not o.nonconform), CONFORM)
+            for n in r.FIXED_ITEM_NOS}
+
+
+def test_progress_and_completeness():
+    assert r.progress({}) == (0, 12)
+    assert not r.is_complete({})
+    assert r.missing_items({}) == list(range(1, 13))
+    answers = _all_conform()
+    assert r.progress(answers) == (11, 12)
+    assert r.missing_items(answers) == [12]
+    assert not r.is_complete(answers)
+    assert r.overall_conclusion(answers) is None
+    # item 12: explicit "none"
+    answers[12] = Answer(r.NO_EXTRA_ITEMS)
+    assert r.is_complete(answers) and r.progress(answers) == (12, 12)
+    assert r.overall_conclusion(answers) == PASS
+    # item 12: rows instead of the marker
+    del answers[12]
+    rows = [ExtraRow("粉尘防爆", "已落实", CONFORM)]
+    assert r.is_complete(answers, rows)
+    assert r.overall_conclusion(answers, rows) == PASS
+    assert not r.is_complete(answers, [ExtraRow("粉尘防爆", "", None)])
+    assert not r.is_complete(answers, [ExtraRow("", "", CONFORM)])
+
+
+def test_item_completeness_rules():
+    assert r.is_item_complete(4, Answer(None, NOT_APPLICABLE))  # 不适用 needs no record
+    assert not r.is_item_complete(1, Answer(None, CONFORM))  # 符合 needs a record
+    assert not r.is_item_complete(1, Answer("valid", None))
+    assert not r.is_item_complete(1, Answer("valid", NOT_APPLICABLE))  # invalid
+    assert not r.is_item_complete(10, Answer("has", CONFORM))
+    assert r.is_item_complete(1, ("valid", CONFORM))  # tuples
+    assert r.is_item_complete(1, {"record_code": "valid", "conclusion": CONFORM})  # mappings
+
+    class Row:  # ORM-like objects
+        record_code = "expired"
+        conclusion = NONCONFORM
+
+    assert r.is_item_complete(1, Row())
+
+
+def test_overall_fail_rules():
+    answers = _all_conform()
+    answers[12] = Answer(r.NO_EXTRA_ITEMS)
+    answers[3] = Answer("exists", NONCONFORM)
+    assert r.overall_conclusion(answers) == FAIL
+    # a 不符合 row in item 12 fails too (note 2)
+    answers = _all_conform()
+    rows = [ExtraRow("粉尘防爆", "未落实", NONCONFORM)]
+    assert r.overall_conclusion(answers, rows) == FAIL
+    # 不适用 does not fail
+    answers = _all_conform()
+    answers[12] = Answer(r.NO_EXTRA_ITEMS)
+    answers[4] = Answer(None, NOT_APPLICABLE)
+    assert r.overall_conclusion(answers) == PASS
+    # contradicting record is the officer's call: the conclusion counts
+    answers[1] = Answer("expired", CONFORM)
+    assert r.overall_conclusion(answers) == PASS
+
+
+def test_overall_incomplete_and_early_fail():
+    answers = {3: Answer("exists", NONCONFORM)}
+    assert r.overall_conclusion(answers) is None
+    assert r.overall_conclusion(answers, early_fail=True) == FAIL
+    assert r.overall_conclusion({1: Answer("valid", CONFORM)}, early_fail=True) is None
+    assert r.overall_conclusion({}, [ExtraRow("x", "", NONCONFORM)], early_fail=True) == FAIL
+
+
+def test_problem_summary():
+    answers = _all_conform()
+    assert r.problem_summary(answers) == ""
+    answers[3] = Answer("exists", NONCONFORM)
+    answers[11] = Answer(("has_counterfeit", "has_altered"), NONCONFORM)
+    answers[8] = Answer("yes", NONCONFORM)  # officer's own finding, no record implying it
+    rows = [ExtraRow("粉尘防爆", "除尘系统未运行", NONCONFORM, "已责令停产整改"),
+            ExtraRow("安全标志", "齐全", CONFORM)]
+    remarks = {3: "生产未获证的产品单元", 8: "压力表超期未检"}
+    assert r.problem_summary(answers, rows, remarks) == "\n".join([
+        "1. 第3项 超许可证范围生产：存在；生产未获证的产品单元",
+        "2. 第8项 计量器具检定：是；压力表超期未检",
+        "3. 第11项 其他违反生产许可规定的情形：有（涂改转让、生产假冒伪劣）",
+        "4. 第12项 粉尘防爆：除尘系统未运行；已责令停产整改",
+    ])
+    only_conclusion = {5: Answer(None, NONCONFORM)}
+    assert r.problem_summary(only_conclusion) == "1. 第5项 执行产品标准有效性及公开：不符合"
+
+
+# ---------------------------------------------------------------------------
+# Equipment and not-inspected reasons
+# ---------------------------------------------------------------------------
+
+
+def test_equipment_statuses():
+    assert [(c.code, c.label) for c in r.EQUIPMENT_STATUSES] == [
+        ("same", "与取证时一致"), ("changed", "已变更"), ("retired", "已停用或报废"), ("added", "新增")]
+
+
+def test_equipment_suggests_change():
+    same = {"name": "回转窑", "status": r.EQUIP_SAME, "licensed_qty": 1, "onsite_qty": 1}
+    assert not r.equipment_suggests_change([])
+    assert not r.equipment_suggests_change([same])
+    for status in (r.EQUIP_CHANGED, r.EQUIP_RETIRED, r.EQUIP_ADDED):
+        assert r.equipment_suggests_change([same, {"name": "球磨机", "status": status}])
+    assert r.equipment_suggests_change([{"name": "球磨机", "status": r.EQUIP_SAME,
+                                         "licensed_qty": "2", "onsite_qty": "1"}])
+    assert r.equipment_change_notes([{"name": "球磨机", "status": r.EQUIP_RETIRED},
+                                     {"name": "包装机", "status": r.EQUIP_SAME,
+                                      "licensed_qty": 2, "onsite_qty": 3}]) == [
+        "球磨机：已停用或报废", "包装机：数量由2变为3"]
+    changed = [{"name": "球磨机", "status": r.EQUIP_CHANGED}]
+    assert r.item2_equipment_warning("unchanged", changed)
+    assert r.item2_equipment_warning("changed_reviewed", changed) is None
+    assert r.item2_equipment_warning("unchanged", [same]) is None
+
+
+def test_not_inspected_reasons():
+    assert [c.label for c in r.NOT_INSPECTED_REASONS] == [
+        "停产", "转产", "无法联系（查无下落）", "拒绝检查", "已注销", "已关闭"]
+    assert r.NOT_INSPECTED_REASON_LABELS[r.REASON_UNREACHABLE] == "无法联系（查无下落）"

@@ -1,0 +1,118 @@
+"""xcapp: 双随机一公开 inspections of industrial-product production-licence holders."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from flask import Flask, request
+
+from .config import config_from_env
+from .extensions import csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config=None, **overrides) -> Flask:
+    config = config or config_from_env()
+    config.check()
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=os.environ.get("XCAPP_INSTANCE") or str(ROOT / "instance"),
+    )
+    app.config.from_object(config)
+    app.config.update(overrides)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "xcapp.db")
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgresql://"):  # plain URLs use psycopg 3, not psycopg2
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgresql://"):]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from . import models_registry  # noqa: F401  (import every model for metadata)
+    from .db_setup import configure_sqlite, is_sqlite
+
+    with app.app_context():
+        if is_sqlite(db.engine):
+            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+    from .auth import login_setup
+    login_setup.init_app(app)
+
+    from .core.authz import enforce_access
+    app.before_request(enforce_access)
+
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    _register_security_headers(app)
+
+    from .errors.handlers import register_error_handlers
+    register_error_handlers(app)
+
+    from .cli import register_cli
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .audit import bp as audit_bp
+    from .auth import bp as auth_bp
+    from .main import bp as main_bp
+    from .admin import bp as admin_bp
+
+    for bp in (auth_bp, main_bp, audit_bp, admin_bp):
+        app.register_blueprint(bp)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from .core import roles
+    from .core.timeutil import fmt_dt
+
+    static_versions: dict[str, str] = {}
+
+    def static_url(filename: str) -> str:
+        """URL of a static file with a content hash, so it can be cached for a year."""
+        from flask import url_for
+
+        version = static_versions.get(filename)
+        if version is None:
+            path = Path(app.static_folder) / filename
+            version = hashlib.sha256(path.read_bytes()).hexdigest()[:10] if path.exists() else "0"
+            if not app.debug:
+                static_versions[filename] = version
+        return url_for("static", filename=filename, v=version)
+
+    app.jinja_env.globals.update(static_url=static_url, roles=roles)
+    app.jinja_env.filters["dt"] = fmt_dt
+
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(self), microphone=()")
+        if request.endpoint == "static":
+            headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        else:
+            headers.setdefault("Cache-Control", "no-store")
+            # One URL may answer with a page or an htmx fragment.
+            response.vary.add("HX-Request")
+        return response

@@ -1,0 +1,71 @@
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..auth.models import User
+from ..auth.services import AccountError, create_user, set_active
+from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, get_scoped_or_404, scoped
+from ..core.models import all_units
+from ..core.roles import CITY_ADMIN, INSPECTOR, ROLE_LABELS
+from ..extensions import db
+from . import bp
+from .forms import UserForm
+
+
+def _user_form() -> UserForm:
+    form = UserForm()
+    if current_user.role == CITY_ADMIN:
+        form.role.choices = list(ROLE_LABELS.items())
+        form.unit_code.choices = [(u.code, u.name) for u in all_units()]
+    else:  # a county admin creates inspectors of its own unit only
+        form.role.choices = [(INSPECTOR, ROLE_LABELS[INSPECTOR])]
+        form.unit_code.choices = [(current_user.unit.code, current_user.unit.name)]
+    return form
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@access(*STAFF_ROLES)
+def users():
+    form = _user_form()
+    status = 200
+    if request.method == "POST":
+        if current_user.role not in ADMIN_ROLES:
+            return render_template("errors/error.html", status=403, title="没有权限", message="只读账号不能创建用户。"), 403
+        if form.validate_on_submit():
+            try:
+                create_user(form.username.data, form.password.data, form.role.data,
+                            form.unit_code.data, form.display_name.data, actor=current_user)
+                db.session.commit()
+                flash(f"已创建用户 {form.username.data}。", "success")
+                return redirect(url_for("admin.users"))
+            except AccountError as exc:
+                db.session.rollback()
+                form.username.errors = [*form.username.errors, str(exc)]
+        status = 422
+    rows = db.session.scalars(
+        scoped(select(User), User).order_by(User.unit_id, User.role, User.username)
+    ).all()
+    return render_template("admin/users.html", users=rows, form=form,
+                           can_create=current_user.role in ADMIN_ROLES), status
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@access(*ADMIN_ROLES)
+def user_active(user_id: int):
+    user = get_scoped_or_404(User, user_id)
+    if user.id == current_user.id:
+        flash("不能停用自己的账号。", "error")
+        return redirect(url_for("admin.users"))
+    if current_user.role != CITY_ADMIN and user.role != INSPECTOR:
+        flash("县局管理员只能启用或停用本单位的检查人员账号。", "error")
+        return redirect(url_for("admin.users"))
+    set_active(user, request.form.get("active") == "1", actor=current_user)
+    db.session.commit()
+    flash(f"已{'启用' if user.is_active else '停用'}用户 {user.username}。", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/units")
+@access(*STAFF_ROLES)
+def units():
+    return render_template("admin/units.html", units=all_units())

@@ -1,0 +1,45 @@
+"""Flask-Login wiring: loading users, and answering requests without a valid login."""
+from flask import Flask, redirect, request, url_for
+
+from ..extensions import db, login_manager
+from ..htmx import hx_redirect
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录。"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from .models import User
+
+        try:
+            ident, version = (int(part) for part in user_id.split(":", 1))
+        except ValueError:
+            return None
+        user = db.session.get(User, ident)
+        if user is None or user.session_version != version or not user.is_active:
+            return None
+        return user
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        # Return to the page the user was on; for an htmx request that is the
+        # page holding the fragment (HX-Current-URL), not the fragment's URL.
+        if request.headers.get("HX-Request") == "true":
+            current = request.headers.get("HX-Current-URL") or request.referrer or ""
+            target = url_for("auth.login", next=_local_path(current), expired=1)
+            return hx_redirect(target, status=401)
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _local_path(url: str) -> str:
+    """Keep only the path and query of a URL of this site (no open redirects)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return "/"
+    path = parts.path or "/"
+    return path + ("?" + parts.query if parts.query else "")

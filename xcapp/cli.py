@@ -1,0 +1,96 @@
+"""Command-line interface: `flask --app wsgi ...`. Commands call services and hold no logic."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .extensions import db
+
+
+def fail(message: str, code: int = 1):
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+users_cli = AppGroup("users", help="登录账号 (accounts)")
+audit_cli = AppGroup("audit", help="审计日志 (audit log)")
+demo_cli = AppGroup("demo", help="演示数据 (demo data)")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", required=True, help="city_admin | county_admin | inspector | readonly")
+@click.option("--unit", "unit_code", required=True, help="单位代码, e.g. 411000, 411002")
+@click.option("--name", "display_name", default="", help="姓名")
+@click.password_option(prompt="密码 (password)", confirmation_prompt="再次输入 (repeat)")
+def users_create(username, role, unit_code, display_name, password):
+    """Create an account (asks for the password)."""
+    from .auth.services import AccountError, create_user
+
+    try:
+        user = create_user(username, password, role, unit_code, display_name)
+        db.session.commit()
+    except AccountError as exc:
+        db.session.rollback()
+        fail(f"错误：{exc}")
+    click.echo(f"已创建用户 {user.username}（{user.role_label}，{user.unit.name}）")
+
+
+@users_cli.command("set-password")
+@click.argument("username")
+@click.password_option(prompt="新密码 (new password)", confirmation_prompt="再次输入 (repeat)")
+def users_set_password(username, password):
+    """Set a new password; the user's existing sessions end."""
+    from .auth.services import AccountError, set_password
+
+    try:
+        set_password(username, password)
+        db.session.commit()
+    except AccountError as exc:
+        db.session.rollback()
+        fail(f"错误：{exc}")
+    click.echo(f"已更新 {username} 的密码")
+
+
+@audit_cli.command("verify")
+def audit_verify():
+    """Verify the hash chain; exit 1 naming the first bad row."""
+    from .audit.services import verify_chain
+
+    result = verify_chain()
+    if result.ok:
+        click.echo(f"audit chain OK: {result.count} rows")
+        return
+    fail(f"audit chain BROKEN at row {result.bad_id}: {result.message} "
+         f"({result.count} rows verified before it)")
+
+
+@demo_cli.command("load")
+@click.option("--if-empty", is_flag=True, help="only when the database has no accounts yet (first run)")
+def demo_load(if_empty):
+    """Load the demo data (idempotent) and print the demo accounts."""
+    from .auth.models import User
+    from .demo import load_demo, print_accounts, read_accounts
+
+    if if_empty and db.session.scalar(db.select(User).limit(1)) is not None:
+        click.echo("数据库中已有账号，跳过演示数据加载。")
+        print_accounts(read_accounts(), click.echo)
+        return
+    accounts = load_demo()
+    print_accounts(accounts, click.echo)
+
+
+@demo_cli.command("accounts")
+def demo_accounts():
+    """Print the demo accounts created by `demo load`."""
+    from .demo import print_accounts, read_accounts
+
+    print_accounts(read_accounts(), click.echo)
+
+
+def register_cli(app: Flask) -> None:
+    for group in (users_cli, audit_cli, demo_cli):
+        app.cli.add_command(group)

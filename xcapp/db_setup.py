@@ -1,0 +1,43 @@
+"""Engine set-up per database.
+
+SQLite: WAL, foreign keys, a busy timeout, and full fsync so an acknowledged
+save survives a crash. Python's sqlite3 driver begins transactions lazily and
+a deferred transaction that reads first and writes later fails at once with
+"database is locked" when another writer committed in between (the busy
+timeout does not apply then). So every transaction that may write begins with
+BEGIN IMMEDIATE: it waits for the write lock up to the busy timeout instead.
+Only requests with a safe method (GET/HEAD/OPTIONS) begin deferred read
+transactions, and those never write.
+"""
+from flask import has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _begin_statement() -> str:
+    if has_request_context() and request.method in SAFE_METHODS:
+        return "BEGIN"
+    return "BEGIN IMMEDIATE"
+
+
+def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Take transaction control away from the driver (see module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql(_begin_statement())
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"

@@ -1,0 +1,4 @@
+"""Import every model module so that the metadata is complete (migrations, create_all)."""
+from .audit import models as _audit  # noqa: F401
+from .auth import models as _auth  # noqa: F401
+from .core import models as _core  # noqa: F401
