@@ -103,10 +103,12 @@ def _clear_tables(db):
 def app(_app):
     from xcapp.core.models import ensure_units
     from xcapp.extensions import db
+    from xcapp.registry.services import ensure_categories
 
     with _app.app_context():
         _clear_tables(db)
         ensure_units()
+        ensure_categories()
         db.session.commit()
     ctx = _app.app_context()
     ctx.push()
@@ -167,3 +169,55 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def make_enterprise(app):
+    """make_enterprise(unit="411002", **fields) -> Enterprise with a valid USCC and licence number."""
+    from datetime import date, timedelta
+
+    from xcapp.extensions import db
+    from xcapp.registry.services import save_enterprise
+    from xcapp.registry.validation import make_uscc
+
+    counter = {"n": 0}
+
+    def factory(unit="411002", **fields):
+        counter["n"] += 1
+        n = counter["n"]
+        data = {
+            "name": f"许昌测试{n}号电缆有限公司", "uscc": make_uscc(f"91{unit}MA{n:07d}"),
+            "address": "许昌市测试路1号", "production_address": "", "legal_rep": "张三", "contact": "李四",
+            "phone": "0374-1234567", "licence_no": f"豫XK06-001-{n:05d}",
+            "issue_date": date.today() - timedelta(days=365), "expiry_date": date.today() + timedelta(days=4 * 365), "category_id": "电线电缆", "product_scope": "电线电缆",
+            "unit_id": unit, "risk": "中", "production_state": "正常生产", "licence_state": "有效",
+        }
+        data.update(fields)
+        enterprise = save_enterprise(data)
+        db.session.commit()
+        return enterprise
+
+    return factory
+
+
+@pytest.fixture
+def make_officer(app):
+    """make_officer(unit="411002", **fields) -> Officer with a unique certificate number."""
+    from datetime import date
+
+    from xcapp.extensions import db
+    from xcapp.registry.services import save_officer
+
+    counter = {"n": 0}
+
+    def factory(unit="411002", **fields):
+        counter["n"] += 1
+        data = {"name": f"检查员{counter['n']}", "cert_no": f"豫许执{unit[-2:]}{counter['n']:03d}", "unit_id": unit,
+                "position": "科员", "phone": "13800000000", "cert_expiry": date(2030, 12, 31), "status": "在岗",
+                "specialty_id": ""}
+        data.update(fields)
+        officer = save_officer(data)
+        db.session.commit()
+        return officer
+
+    return factory

@@ -69,13 +69,19 @@ def load_demo() -> list[dict]:
                          "unit": unit_code, "name": name})
     db.session.commit()
     _write_accounts(accounts)
+    import importlib
+
+    for module in EXTENSION_MODULES:
+        importlib.import_module(module)
     for extend in _EXTENSIONS:
         extend()
-    db.session.commit()
+        db.session.commit()
     return accounts
 
 
-# Later features register their part of the demo data here (enterprises, plans, ...).
+# Later features register their part of the demo data (enterprises, plans, ...),
+# in this order, with @demo_extension in these modules.
+EXTENSION_MODULES = ["xcapp.registry.demo"]
 _EXTENSIONS: list = []
 
 

@@ -2,3 +2,4 @@
 from .audit import models as _audit  # noqa: F401
 from .auth import models as _auth  # noqa: F401
 from .core import models as _core  # noqa: F401
+from .registry import models as _registry  # noqa: F401

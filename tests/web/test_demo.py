@@ -32,3 +32,25 @@ def test_demo_load_if_empty_skips_populated_database(app, runner, make_user):
     result = runner.invoke(args=["demo", "load", "--if-empty"])
     assert result.exit_code == 0 and "跳过" in result.output
     assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_demo_registries(app, runner):
+    from xcapp.registry.models import Enterprise, EquipmentRecord, Officer, Recusal
+
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    enterprises = db.session.scalars(select(Enterprise)).all()
+    assert 280 <= len(enterprises) <= 320
+    assert {e.risk for e in enterprises} == {"低", "中", "中高", "高"}
+    assert len({e.unit_id for e in enterprises}) == 9
+    assert any(ch in e.name for e in enterprises for ch in "喆堃玥")
+    assert any(e.expiry_warning() == "expired" for e in enterprises)
+    assert any(e.expiry_warning() == "soon" for e in enterprises)
+    assert db.session.scalar(select(func.count()).select_from(EquipmentRecord)) >= 2 * len(enterprises)
+    assert db.session.scalar(select(func.count()).select_from(Officer)) == 60
+    assert db.session.scalar(select(func.count()).select_from(Recusal)) >= 3
+    linked = db.session.scalar(select(Officer).join(User, User.id == Officer.user_id)
+                               .where(User.username == "weidu_jc1"))
+    assert linked is not None and linked.unit.code == "411002"
+    # A second load changes nothing.
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    assert db.session.scalar(select(func.count()).select_from(Enterprise)) == len(enterprises)

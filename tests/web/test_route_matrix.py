@@ -29,6 +29,17 @@ def staff(ok=200, anon=302):
     return same(ok, anon=anon, inspector=403)
 
 
+def admins(ok, other=None):
+    """City admin and county admins; ``other`` is what the other county's admin gets."""
+    return same(403, anon=302, city_admin=ok, county_admin=ok,
+                other_county_admin=ok if other is None else other)
+
+
+def owned(ok, readonly=200, inspector=404, other=404):
+    """An object of 魏都区: its county admin and the city see it, another county gets 404."""
+    return same(ok, anon=302, readonly=readonly, inspector=inspector, other_county_admin=other)
+
+
 EXPECTED = {
     ("main.index", "GET"): same(302),
     ("main.home", "GET"): same(200, anon=302),
@@ -44,6 +55,42 @@ EXPECTED = {
     # The sample user belongs to 魏都区: another county's admin gets 404.
     ("admin.user_active", "POST"): same(302, anon=302, inspector=403, readonly=403,
                                         other_county_admin=404),
+    # Registries (inspectors see the enterprises of their own tasks only: none here).
+    ("registry.enterprise_list", "GET"): same(200, anon=302),
+    ("registry.enterprise_new", "GET"): admins(200),
+    ("registry.enterprise_new", "POST"): admins(422),
+    ("registry.enterprise_detail", "GET"): owned(200),
+    ("registry.enterprise_edit", "GET"): owned(200, readonly=403, inspector=403),
+    ("registry.enterprise_edit", "POST"): owned(422, readonly=403, inspector=403),
+    ("registry.equipment_add", "POST"): owned(302, readonly=403, inspector=403),
+    ("registry.equipment_delete", "POST"): owned(302, readonly=403, inspector=403),
+    ("registry.enterprise_export", "GET"): staff(),
+    ("registry.equipment_export", "GET"): staff(),
+    ("registry.officer_list", "GET"): same(200, anon=302),
+    ("registry.officer_new", "GET"): admins(200),
+    ("registry.officer_new", "POST"): admins(422),
+    ("registry.officer_detail", "GET"): owned(200),
+    ("registry.officer_edit", "GET"): owned(200, readonly=403, inspector=403),
+    ("registry.officer_edit", "POST"): owned(422, readonly=403, inspector=403),
+    ("registry.officer_account", "POST"): owned(302, readonly=403, inspector=403),
+    ("registry.officer_export", "GET"): admins(200),
+    ("registry.recusal_create", "POST"): owned(302, readonly=403, inspector=403),
+    ("registry.recusal_withdraw", "POST"): owned(302, readonly=403, inspector=403),
+    ("registry.category_list", "GET"): staff(),
+    ("registry.category_list", "POST"): same(403, anon=302, city_admin=422),
+    ("registry.category_update", "POST"): same(403, anon=302, city_admin=302),
+    ("registry.import_upload", "GET"): admins(200),
+    ("registry.import_upload", "POST"): admins(422),
+    # Only the admin who uploaded a file confirms it.
+    ("registry.import_apply", "POST"): owned(302, readonly=403, inspector=403, other=404) | {"city_admin": 404},
+    ("registry.import_template", "GET"): admins(200),
+}
+
+# Form data sent with a POST, built from the samples.
+POST_DATA = {
+    "registry.recusal_create": lambda s: {"enterprise": s["uscc"], "officer_id": s["officer_id"],
+                                          "reason": "近亲属在该企业任职"},
+    "registry.category_update": lambda s: {"name": "水泥", "active": "1"},
 }
 
 
@@ -60,10 +107,36 @@ def actors(make_user):
 
 
 @pytest.fixture
-def samples(make_user):
-    """Values for URL parameters: objects owned by 魏都区 (411002)."""
-    target = make_user(INSPECTOR, "411002", username="matrix_target")
-    return {"user_id": target.id}
+def make_samples(make_user, actors, make_enterprise, make_officer):
+    """make_samples() -> values for URL parameters: fresh objects owned by 魏都区 (411002)."""
+    from xcapp.extensions import db
+    from xcapp.registry.importing import stage
+    from xcapp.registry.models import ProductCategory
+    from xcapp.registry.services import declare_recusal, set_equipment
+
+    target = make_user(INSPECTOR, "411002")
+
+    def factory():
+        enterprise = make_enterprise(unit="411002")
+        set_equipment(enterprise, [{"name": "挤塑机", "model": "SJ-90", "quantity": 2}])
+        officer = make_officer(unit="411002")
+        other_officer = make_officer(unit="411002")
+        recusal = declare_recusal(other_officer, enterprise, "曾在该企业任职", None)
+        csv = ("姓名,执法证号,单位,执法证有效期至\r\n"
+               f"赵六,豫许执9{enterprise.id:04d},魏都区,2030-12-31\r\n").encode("utf-8")
+        batch, _preview = stage("officers", csv, "officers.csv", actors[COUNTY])
+        category = db.session.scalar(db.select(ProductCategory).limit(1))
+        db.session.commit()
+        return {"user_id": target.id, "enterprise_id": enterprise.id, "row_id": enterprise.equipment[0].id,
+                "officer_id": officer.id, "recusal_id": recusal.id, "category_id": category.id,
+                "batch_id": batch.id, "kind": "enterprises", "fmt": "xlsx", "uscc": enterprise.uscc}
+
+    return factory
+
+
+@pytest.fixture
+def samples(make_samples):
+    return make_samples()
 
 
 def _routes(app):
@@ -88,18 +161,22 @@ def test_every_view_declares_access(app):
     assert not undeclared
 
 
-def test_route_matrix(app, actors, samples):
+def test_route_matrix(app, actors, samples, make_samples):
+    from flask import url_for
+
     from xcapp.extensions import db
 
     failures = []
     for rule, method in _routes(app):
         expected = EXPECTED[(rule.endpoint, method)]
-        missing = [arg for arg in rule.arguments if arg not in samples]
-        assert not missing, f"{rule.endpoint}: no sample value for {missing}"
-        with app.test_request_context():
-            from flask import url_for
-            url = url_for(rule.endpoint, **{arg: samples[arg] for arg in rule.arguments})
         for actor in ACTORS:
+            # A POST may change or delete its object: give each one fresh objects.
+            values = make_samples() if method == "POST" else samples
+            missing = [arg for arg in rule.arguments if arg not in values]
+            assert not missing, f"{rule.endpoint}: no sample value for {missing}"
+            with app.test_request_context():
+                url = url_for(rule.endpoint, **{arg: values[arg] for arg in rule.arguments})
+            data = POST_DATA[rule.endpoint](values) if method == "POST" and rule.endpoint in POST_DATA else None
             client = app.test_client()
             if actor != ANON:
                 user = actors[actor]
@@ -107,7 +184,7 @@ def test_route_matrix(app, actors, samples):
                 with client.session_transaction() as sess:
                     sess["_user_id"] = user.get_id()
                     sess["_fresh"] = True
-            response = client.open(url, method=method)
+            response = client.open(url, method=method, data=data)
             if response.status_code != expected[actor]:
                 failures.append(f"{method} {url} as {actor}: {response.status_code}, expected {expected[actor]}")
             response.close()

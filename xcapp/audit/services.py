@@ -95,6 +95,32 @@ def record(action: str, obj=None, *, object_type: str = "", object_id: Any = "",
     return row
 
 
+def record_many(entries: list[dict], user=None) -> int:
+    """Append many rows at once (imports): one head lock, one bulk insert.
+
+    Each entry has ``action`` and optionally ``object_type``, ``object_id``, ``details``.
+    """
+    if not entries:
+        return 0
+    user_id, username, unit_code = _actor(user)
+    head = _locked_head()
+    prev, next_id, now = head.last_hash, head.last_id + 1, utcnow()
+    rows = []
+    for entry in entries:
+        row = AuditLog(id=next_id, at=now, user_id=user_id, username=username, unit_code=unit_code,
+                       action=entry["action"], object_type=entry.get("object_type", ""),
+                       object_id=str(entry.get("object_id", "")),
+                       details=canonical_json(entry.get("details") or {}), prev_hash=prev)
+        row.hash = compute_hash(row, prev)
+        rows.append({c: getattr(row, c) for c in ("id", "at", "user_id", "username", "unit_code", "action",
+                                                   "object_type", "object_id", "details", "prev_hash", "hash")})
+        prev, next_id = row.hash, next_id + 1
+    db.session.execute(AuditLog.__table__.insert(), rows)
+    head.last_id, head.last_hash = next_id - 1, prev
+    db.session.flush()
+    return len(rows)
+
+
 def _locked_head() -> AuditHead:
     stmt = (select(AuditHead).where(AuditHead.id == 1).with_for_update()
             .execution_options(populate_existing=True))
