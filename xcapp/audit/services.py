@@ -115,7 +115,9 @@ def record_many(entries: list[dict], user=None) -> int:
         rows.append({c: getattr(row, c) for c in ("id", "at", "user_id", "username", "unit_code", "action",
                                                    "object_type", "object_id", "details", "prev_hash", "hash")})
         prev, next_id = row.hash, next_id + 1
-    db.session.execute(AuditLog.__table__.insert(), rows)
+    from ..db_setup import bulk_insert
+
+    bulk_insert(db.session, AuditLog.__table__, rows)
     head.last_id, head.last_hash = next_id - 1, prev
     db.session.flush()
     return len(rows)

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (python -m bench). Each prints its figures and ratios."""

@@ -1,0 +1,22 @@
+"""Run every benchmark: `make bench`. Figures go to stdout and bench/results/latest.txt."""
+import sys
+
+from . import registry_bench
+from .common import Report
+
+BENCHMARKS = {"registry": registry_bench.run}
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or list(BENCHMARKS)
+    report = Report("xcapp benchmarks (make bench)")
+    for name in chosen:
+        report.add(f"== {name} ==")
+        BENCHMARKS[name](report)
+    path = report.write("latest.txt")
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
