@@ -63,3 +63,15 @@ def bulk_insert(session, table, rows: list[dict]) -> None:
         with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row([row[c] for c in columns])
+
+
+def lock_row(session, model, ident):
+    """Load one row and lock it for the rest of the transaction (FOR UPDATE OF its own
+    table, so eagerly joined relationships don't widen the lock; SQLite ignores it, its
+    writing transactions hold the database lock already). None when there is no such row."""
+    from sqlalchemy import select
+
+    pk = model.__mapper__.primary_key[0]
+    stmt = (select(model).where(pk == ident).with_for_update(of=model.__table__)
+            .execution_options(populate_existing=True))
+    return session.execute(stmt).unique().scalar_one_or_none()

@@ -3,3 +3,4 @@ from .audit import models as _audit  # noqa: F401
 from .auth import models as _auth  # noqa: F401
 from .core import models as _core  # noqa: F401
 from .registry import models as _registry  # noqa: F401
+from .plans import models as _plans  # noqa: F401

@@ -84,6 +84,25 @@ EXPECTED = {
     # Only the admin who uploaded a file confirms it.
     ("registry.import_apply", "POST"): owned(302, readonly=403, inspector=403, other=404) | {"city_admin": 404},
     ("registry.import_template", "GET"): admins(200),
+    # Plans: the city runs them, every staff role may look; counties work on their own unit.
+    ("plans.plan_list", "GET"): staff(),
+    ("plans.plan_new", "GET"): same(403, anon=302, city_admin=200),
+    ("plans.plan_new", "POST"): same(403, anon=302, city_admin=422),
+    ("plans.plan_edit", "GET"): same(403, anon=302, city_admin=302),   # not a draft: back to the plan
+    ("plans.plan_edit", "POST"): same(403, anon=302, city_admin=302),
+    ("plans.plan_detail", "GET"): staff(),
+    ("plans.plan_freeze", "POST"): same(403, anon=302, city_admin=302),
+    ("plans.plan_draw", "POST"): same(403, anon=302, city_admin=302),
+    ("plans.plan_dispatch", "POST"): same(403, anon=302, city_admin=302),
+    ("plans.officers_draw", "POST"): owned(302, readonly=403, inspector=403),
+    ("plans.task_list", "GET"): staff(),
+    ("plans.task_detail", "GET"): owned(200),
+    ("plans.officer_replace", "POST"): owned(302, readonly=403, inspector=403),
+    ("plans.my_tasks", "GET"): same(403, anon=302, inspector=200),
+    # The public receipt of a draw needs no login.
+    ("public.index", "GET"): same(200),
+    ("public.receipt", "GET"): same(200),
+    ("public.bundle", "GET"): same(200),
 }
 
 # Form data sent with a POST, built from the samples.
@@ -115,6 +134,7 @@ def make_samples(make_user, actors, make_enterprise, make_officer):
     from xcapp.registry.services import declare_recusal, set_equipment
 
     target = make_user(INSPECTOR, "411002")
+    plan, task = _plan_sample(make_enterprise, make_officer)
 
     def factory():
         enterprise = make_enterprise(unit="411002")
@@ -129,9 +149,31 @@ def make_samples(make_user, actors, make_enterprise, make_officer):
         db.session.commit()
         return {"user_id": target.id, "enterprise_id": enterprise.id, "row_id": enterprise.equipment[0].id,
                 "officer_id": officer.id, "recusal_id": recusal.id, "category_id": category.id,
-                "batch_id": batch.id, "kind": "enterprises", "fmt": "xlsx", "uscc": enterprise.uscc}
+                "batch_id": batch.id, "kind": "enterprises", "fmt": "xlsx", "uscc": enterprise.uscc,
+                "plan_id": plan.id, "task_id": task.id, "unit_id": task.unit_id}
 
     return factory
+
+
+def _plan_sample(make_enterprise, make_officer):
+    """A plan of 魏都区 enterprises, dispatched, with its officers drawn."""
+    from xcapp.extensions import db
+    from xcapp.plans.models import Task
+    from xcapp.plans.services import create_plan, dispatch_plan, draw_enterprises, draw_officers, freeze_plan
+
+    for risk in ("低", "中", "中高", "高"):
+        make_enterprise(unit="411002", risk=risk)
+    for _ in range(3):
+        make_officer(unit="411002")
+    plan = create_plan({"code": "矩阵计划", "name": "路由矩阵", "year": 2030, "ratio_low": 100, "ratio_mid": 100,
+                        "ratio_midhigh": 100, "ratio_high": 100, "k": 2, "deadline": "2030-10-31", "scope": []})
+    freeze_plan(plan.id)
+    draw_enterprises(plan.id, "matrix")
+    dispatch_plan(plan.id)
+    task = db.session.scalars(db.select(Task).order_by(Task.code)).first()
+    draw_officers(plan.id, task.unit_id, "")
+    db.session.commit()
+    return plan, task
 
 
 @pytest.fixture

@@ -724,7 +724,8 @@ def verify_bundle(bundle: Mapping[str, Any]) -> None:
     ``cap_lifted`` are recomputed) and the replacements in order (each ``in`` must be
     :func:`next_replacement` given the task's excluded officers and everyone assigned to
     the task so far; ``out`` must currently be assigned; the reason must not be blank).
-    Extra keys are ignored.
+    Extra keys are ignored. A bundle of a plan drawn but not yet dispatched has no
+    ``tasks``; one dispatched before any officer draw has no ``inspector_draws``.
     """
     _expect(bundle, "bundle", Mapping)
     protocol = _get(bundle, "protocol", "", str)
@@ -784,6 +785,12 @@ def verify_bundle(bundle: Mapping[str, Any]) -> None:
     selected = select_enterprises(members, ratios, seed)
     _compare_list(selected, _str_list(_get(bundle, "selected", "", list), "selected", unique=False), "selected")
 
+    # A plan drawn but not yet dispatched has no tasks yet: its bundle ends here.
+    if "tasks" not in bundle:
+        if "inspector_draws" in bundle:
+            raise BundleMismatch("tasks", "a task list", None, "inspector draws without tasks")
+        return
+
     # Tasks: each selected enterprise exactly once, at its own unit.
     by_uscc = {m.uscc: m for m in members}
     selected_set = set(selected)
@@ -815,7 +822,7 @@ def verify_bundle(bundle: Mapping[str, Any]) -> None:
             raise BundleMismatch("tasks", f"a task for {uscc}", None, "selected enterprise without task")
 
     # §2 inspector draws, one per unit.
-    draws = _get(bundle, "inspector_draws", "", list)
+    draws = _get(bundle, "inspector_draws", "", list) if "inspector_draws" in bundle else []
     seen_units: set[str] = set()
     for j, draw in enumerate(draws):
         here = f"inspector_draws[{j}]"

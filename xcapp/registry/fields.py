@@ -10,7 +10,7 @@ from datetime import date
 from typing import Callable
 
 from .tabular import Column
-from .validation import (ValidationError, normalize_code, normalize_text, parse_date,
+from .validation import (ValidationError, clean_text, normalize_code, normalize_text, parse_date,
                          validate_licence_no, validate_phone, validate_uscc)
 
 RISK_CLASSES = ("低", "中", "中高", "高")
@@ -51,7 +51,7 @@ class FieldSpec:
 
 def _text(max_len: int, label: str):
     def parse(value, _lk):
-        text = normalize_text(value if value is None or isinstance(value, str) else str(value))
+        text = clean_text(value if value is None or isinstance(value, str) else str(value))
         if len(text) > max_len:
             raise ValidationError(f"{label}不能超过 {max_len} 个字")
         return text

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, text
 from ..audit.services import record, record_many
 from ..core.roles import CITY_ADMIN
 from ..core.timeutil import utcnow
-from ..db_setup import bulk_insert
+from ..db_setup import bulk_insert, lock_row
 from ..extensions import db
 from .fields import (ENTERPRISE_FIELDS, EQUIPMENT_FIELDS, OFFICER_FIELDS, FieldSpec, Lookups,
                      check_enterprise, clean_record, diff, show_value)
@@ -366,10 +366,7 @@ class AlreadyApplied(Exception):
 
 def apply_batch(batch_id: int, actor) -> tuple[ImportBatch, ImportPreview]:
     """Apply a staged file once; a second confirmation (double click, retry) changes nothing."""
-    batch = db.session.execute(
-        select(ImportBatch).where(ImportBatch.id == batch_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    batch = lock_row(db.session, ImportBatch, batch_id)
     if batch.status == "applied":
         raise AlreadyApplied(batch)
     preview = apply(batch.kind, batch.content, batch.filename, actor)

@@ -16,7 +16,7 @@ from .fields import (ENTERPRISE_FIELDS, OFFICER_FIELDS, Lookups, check_enterpris
                      show_value)
 from .models import (DEFAULT_CATEGORIES, ChangeRecord, Enterprise, EquipmentRecord, Officer,
                      ProductCategory, Recusal)
-from .validation import normalize_text
+from .validation import clean_text, normalize_text
 
 
 class RegistryError(Exception):
@@ -224,7 +224,7 @@ def link_officer_account(officer: Officer, username: str, actor=None) -> None:
 
 def declare_recusal(officer: Officer, enterprise: Enterprise, reason: str, declared_on: date | None,
                     actor=None) -> Recusal:
-    reason = normalize_text(reason)
+    reason = clean_text(reason)
     errors = {}
     if not reason:
         errors["reason"] = "请填写回避理由"
@@ -265,7 +265,7 @@ def withdraw_recusal(recusal: Recusal, actor=None) -> None:
 # ------------------------------------------------------------------ categories
 
 def add_category(name: str, actor=None) -> ProductCategory:
-    name = normalize_text(name)
+    name = clean_text(name)
     if not name:
         raise RegistryError({"name": "请填写类别名称"})
     if len(name) > 60:
@@ -281,7 +281,7 @@ def add_category(name: str, actor=None) -> ProductCategory:
 
 
 def update_category(category: ProductCategory, name: str, active: bool, actor=None) -> None:
-    name = normalize_text(name)
+    name = clean_text(name)
     if not name:
         raise RegistryError({"name": "请填写类别名称"})
     clash = db.session.scalar(select(ProductCategory).where(ProductCategory.name == name,

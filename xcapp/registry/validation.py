@@ -36,6 +36,7 @@ __all__ = [
     "ValidationError",
     "normalize_text",
     "normalize_code",
+    "clean_text",
     "USCC_ALPHABET",
     "normalize_uscc",
     "uscc_check_char",
@@ -101,6 +102,23 @@ def normalize_text(s) -> str:
     if not isinstance(s, str):
         s = str(s)
     return s.translate(_FULLWIDTH_TABLE).strip()
+
+
+# Full-width digits and Latin letters only: Chinese prose keeps its own
+# punctuation （，：；） while "１２号楼" becomes "12号楼".
+_FULLWIDTH_ALNUM = {cp: cp - 0xFEE0 for cp in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B),
+                                               *range(0xFF41, 0xFF5B))}
+_FULLWIDTH_ALNUM.update({0x3000: 0x20, 0x00A0: 0x20, 0x2007: 0x20, 0x202F: 0x20})
+
+
+def clean_text(s) -> str:
+    """Free Chinese text (names, addresses, reasons): surrounding whitespace removed,
+    full-width digits and letters made half-width, punctuation left as typed."""
+    if s is None:
+        return ""
+    if not isinstance(s, str):
+        s = str(s)
+    return s.translate(_INVISIBLE).translate(_FULLWIDTH_ALNUM).strip()
 
 
 def normalize_code(s) -> str:

@@ -1,0 +1,229 @@
+"""Plans (抽查计划), the frozen population, enterprise draws, tasks (抽查任务),
+officer draws per unit and the officers on each task, with replacements."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..core.models import Unit
+from ..core.timeutil import utcnow
+from ..extensions import db
+
+DRAFT, FROZEN, DRAWN, DISPATCHED, IN_PROGRESS, COMPLETED = (
+    "draft", "frozen", "drawn", "dispatched", "in_progress", "completed")
+PLAN_STATES = {DRAFT: "草稿", FROZEN: "名单已冻结", DRAWN: "已抽取", DISPATCHED: "已派发",
+               IN_PROGRESS: "实施中", COMPLETED: "已完成"}
+
+# Task states (the inspection issue moves them on).
+TASK_PENDING, TASK_IN_PROGRESS, TASK_SUBMITTED, TASK_RETURNED, TASK_APPROVED = (
+    "pending", "in_progress", "submitted", "returned", "approved")
+TASK_STATES = {TASK_PENDING: "待检查", TASK_IN_PROGRESS: "检查中", TASK_SUBMITTED: "已提交",
+               TASK_RETURNED: "已退回", TASK_APPROVED: "已通过"}
+
+
+class Plan(db.Model):
+    __tablename__ = "plan"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    year: Mapped[int] = mapped_column(Integer)
+    scope_json: Mapped[str] = mapped_column(Text, default="[]")        # category names; [] = all
+    ratios_json: Mapped[str] = mapped_column(Text)                     # {"低": 10, ...}
+    k: Mapped[int] = mapped_column(Integer, default=2)
+    deadline: Mapped[date] = mapped_column(Date)
+    publication_workdays: Mapped[int] = mapped_column(Integer, default=20)
+    state: Mapped[str] = mapped_column(String(16), default=DRAFT, index=True)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    frozen_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    freeze_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    population_digest: Mapped[str] = mapped_column(String(64), default="")
+    population_count: Mapped[int] = mapped_column(Integer, default=0)
+    class_counts_json: Mapped[str] = mapped_column(Text, default="{}")
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    tasks: Mapped[list["Task"]] = relationship(back_populates="plan", order_by="Task.code")
+
+    @property
+    def scope(self) -> list[str]:
+        return json.loads(self.scope_json or "[]")
+
+    @property
+    def ratios(self) -> dict[str, int]:
+        return json.loads(self.ratios_json)
+
+    @property
+    def class_counts(self) -> dict[str, int]:
+        return json.loads(self.class_counts_json or "{}")
+
+    @property
+    def state_label(self) -> str:
+        return PLAN_STATES.get(self.state, self.state)
+
+    @property
+    def current_draw(self) -> "EnterpriseDraw | None":
+        return db.session.scalar(db.select(EnterpriseDraw).where(
+            EnterpriseDraw.plan_id == self.id, EnterpriseDraw.superseded.is_(False)))
+
+
+class PopulationMember(db.Model):
+    """One line of the frozen population (protocol §1.1)."""
+
+    __tablename__ = "population_member"
+    __table_args__ = (UniqueConstraint("plan_id", "uscc"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"))
+    uscc: Mapped[str] = mapped_column(String(18))
+    risk: Mapped[str] = mapped_column(String(4))
+    unit_code: Mapped[str] = mapped_column(String(12))
+
+
+class EnterpriseDraw(db.Model):
+    """One enterprise draw of a plan; a redraw before dispatch supersedes it and keeps it."""
+
+    __tablename__ = "enterprise_draw"
+    __table_args__ = (UniqueConstraint("plan_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    entropy: Mapped[str] = mapped_column(Text)
+    entropy_source: Mapped[str] = mapped_column(String(10))   # entered | server
+    seed: Mapped[str] = mapped_column(String(64))
+    selected_json: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, default="")     # why a redraw happened
+    drawn_by: Mapped[str] = mapped_column(String(64), default="")
+    drawn_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def selected(self) -> list[str]:
+        return json.loads(self.selected_json)
+
+
+class Task(db.Model):
+    """抽查任务: one drawn enterprise, sent to the enterprise's unit."""
+
+    __tablename__ = "task"
+    __table_args__ = (UniqueConstraint("plan_id", "enterprise_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    uscc: Mapped[str] = mapped_column(String(18))
+    risk: Mapped[str] = mapped_column(String(4))
+    position: Mapped[int] = mapped_column(Integer)              # index in the draw's selected list
+    state: Mapped[str] = mapped_column(String(16), default=TASK_PENDING, index=True)
+    # Officer draw, as drawn (protocol §2.3); replacements are kept separately.
+    excluded_json: Mapped[str] = mapped_column(Text, default="[]")
+    cap_lifted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the first answer is saved: officers can no longer be replaced.
+    first_answer_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    plan: Mapped[Plan] = relationship(back_populates="tasks")
+    enterprise = relationship("Enterprise", lazy="joined")
+    unit: Mapped[Unit] = relationship(lazy="joined")
+    officers: Mapped[list["TaskOfficer"]] = relationship(back_populates="task", order_by="TaskOfficer.id")
+
+    @classmethod
+    def unit_scope_column(cls):
+        return cls.unit_id
+
+    @classmethod
+    def inspector_scope(cls, stmt, user):
+        from ..registry.models import Officer
+
+        mine = (db.select(TaskOfficer.task_id).join(Officer, Officer.id == TaskOfficer.officer_id)
+                .where(Officer.user_id == user.id, TaskOfficer.active.is_(True)))
+        return stmt.where(cls.id.in_(mine))
+
+    @property
+    def state_label(self) -> str:
+        return TASK_STATES.get(self.state, self.state)
+
+    @property
+    def excluded(self) -> list[str]:
+        return json.loads(self.excluded_json or "[]")
+
+    @property
+    def active_officers(self) -> list["TaskOfficer"]:
+        return [o for o in self.officers if o.active]
+
+    @property
+    def drawn_officers(self) -> list["TaskOfficer"]:
+        return sorted((o for o in self.officers if o.drawn), key=lambda o: o.pick_order)
+
+
+class InspectorDraw(db.Model):
+    """The officer draw of one unit for one plan (protocol §2)."""
+
+    __tablename__ = "inspector_draw"
+    __table_args__ = (UniqueConstraint("plan_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    pool_json: Mapped[str] = mapped_column(Text)
+    pool_digest: Mapped[str] = mapped_column(String(64))
+    entropy: Mapped[str] = mapped_column(Text)
+    entropy_source: Mapped[str] = mapped_column(String(10))
+    seed: Mapped[str] = mapped_column(String(64))
+    cap: Mapped[int] = mapped_column(Integer)
+    drawn_by: Mapped[str] = mapped_column(String(64), default="")
+    drawn_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    unit: Mapped[Unit] = relationship(lazy="joined")
+
+    @classmethod
+    def unit_scope_column(cls):
+        return cls.unit_id
+
+    @property
+    def pool(self) -> list[str]:
+        return json.loads(self.pool_json)
+
+
+class TaskOfficer(db.Model):
+    """An officer on a task. Replaced officers stay, inactive, with the reason."""
+
+    __tablename__ = "task_officer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"), index=True)
+    cert_no: Mapped[str] = mapped_column(String(30))
+    drawn: Mapped[bool] = mapped_column(Boolean, default=True)     # False: came in as a replacement
+    pick_order: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    replaced_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    replaced_by: Mapped[str] = mapped_column(String(64), default="")
+    replace_reason: Mapped[str] = mapped_column(Text, default="")
+
+    task: Mapped[Task] = relationship(back_populates="officers")
+    officer = relationship("Officer", lazy="joined")
+
+
+class Replacement(db.Model):
+    """One replacement of an officer on a task (protocol §2.4), in order."""
+
+    __tablename__ = "replacement"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), index=True)
+    out_cert: Mapped[str] = mapped_column(String(30))
+    in_cert: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    by: Mapped[str] = mapped_column(String(64), default="")
+
+    task: Mapped[Task] = relationship()

@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+from sqlalchemy import func, select
+
+from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404, scoped
+from ..core.models import Unit
+from ..core.roles import CITY_ADMIN, INSPECTOR
+from ..extensions import db
+from ..htmx import is_htmx
+from ..registry.services import categories
+from . import bp
+from .forms import EntropyForm, PlanForm, ReplaceForm
+from .models import DRAFT, PLAN_STATES, EnterpriseDraw, InspectorDraw, Plan, Task
+from .services import (PlanError, create_plan, default_deadline, dispatch_plan, draw_enterprises, draw_officers,
+                       freeze_plan, preview, replace_officer, update_plan)
+
+RATIO_FIELDS = ("ratio_low", "ratio_mid", "ratio_midhigh", "ratio_high")
+
+
+def _plan_form(plan: Plan | None = None) -> PlanForm:
+    form = PlanForm()
+    form.scope.choices = [(c.name, c.name) for c in categories()]
+    if request.method == "GET":
+        if plan is None:
+            from ..core.timeutil import local_today
+
+            year = local_today().year
+            form.year.data = year
+            form.k.data = 2
+            form.deadline.data = default_deadline(year).isoformat()
+            form.publication_workdays.data = 20
+            for field, value in zip(RATIO_FIELDS, (10, 20, 30, 50)):
+                getattr(form, field).data = value
+        else:
+            form.code.data, form.name.data, form.year.data = plan.code, plan.name, plan.year
+            form.k.data, form.deadline.data = plan.k, plan.deadline.isoformat()
+            form.publication_workdays.data = plan.publication_workdays
+            form.scope.data = plan.scope
+            for field, risk in zip(RATIO_FIELDS, ("低", "中", "中高", "高")):
+                getattr(form, field).data = plan.ratios[risk]
+    return form
+
+
+def _raw(form: PlanForm) -> dict:
+    raw = {name: request.form.get(name, "") for name in ("code", "name", "year", "k", "deadline",
+                                                         "publication_workdays", *RATIO_FIELDS)}
+    raw["scope"] = request.form.getlist("scope")
+    return raw
+
+
+def _apply_errors(form, exc: PlanError) -> None:
+    for key, message in exc.errors.items():
+        field = getattr(form, key, None)
+        if field is not None:
+            field.errors = [*(field.errors or []), message]
+    if not exc.errors:
+        flash(exc.message, "error")
+
+
+@bp.route("/")
+@access(*STAFF_ROLES)
+def plan_list():
+    plans = db.session.scalars(select(Plan).order_by(Plan.year.desc(), Plan.id.desc())).all()
+    counts = dict(db.session.execute(scoped(select(Task.plan_id, func.count()), Task).group_by(Task.plan_id)).all())
+    return render_template("plans/plan_list.html", plans=plans, task_counts=counts)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@access(CITY_ADMIN)
+def plan_new():
+    form = _plan_form()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            plan = create_plan(_raw(form), actor=current_user)
+            db.session.commit()
+            flash(f"已创建抽查计划 {plan.code}。", "success")
+            return redirect(url_for("plans.plan_detail", plan_id=plan.id))
+        except PlanError as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+    status = 422 if request.method == "POST" else 200
+    return render_template("plans/plan_form.html", form=form, plan=None), status
+
+
+@bp.route("/<int:plan_id>/edit", methods=["GET", "POST"])
+@access(CITY_ADMIN)
+def plan_edit(plan_id: int):
+    plan = db.get_or_404(Plan, plan_id)
+    if plan.state != DRAFT:
+        flash("名单冻结后计划不可修改。", "error")
+        return redirect(url_for("plans.plan_detail", plan_id=plan.id))
+    form = _plan_form(plan)
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            update_plan(plan.id, _raw(form), actor=current_user)
+            db.session.commit()
+            flash("已保存计划。", "success")
+            return redirect(url_for("plans.plan_detail", plan_id=plan.id))
+        except PlanError as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+    status = 422 if request.method == "POST" else 200
+    return render_template("plans/plan_form.html", form=form, plan=plan), status
+
+
+def _unit_rows(plan: Plan):
+    """Per unit: tasks, and whether its officers were drawn (scoped for county admins)."""
+    stmt = scoped(select(Task.unit_id, func.count()).where(Task.plan_id == plan.id), Task).group_by(Task.unit_id)
+    counts = dict(db.session.execute(stmt).all())
+    draws = {d.unit_id: d for d in db.session.scalars(select(InspectorDraw).where(InspectorDraw.plan_id == plan.id))}
+    units = db.session.scalars(select(Unit).where(Unit.id.in_(counts)).order_by(Unit.sort_order)).all()
+    return [(u, counts[u.id], draws.get(u.id)) for u in units]
+
+
+@bp.route("/<int:plan_id>")
+@access(*STAFF_ROLES)
+def plan_detail(plan_id: int):
+    plan = db.get_or_404(Plan, plan_id)
+    draws = db.session.scalars(select(EnterpriseDraw).where(EnterpriseDraw.plan_id == plan.id)
+                               .order_by(EnterpriseDraw.version.desc())).all()
+    pre = preview(plan) if plan.state == DRAFT else None
+    return render_template("plans/plan_detail.html", plan=plan, draws=draws, preview=pre,
+                           unit_rows=_unit_rows(plan), entropy_form=EntropyForm(), states=PLAN_STATES,
+                           can_run=current_user.role == CITY_ADMIN)
+
+
+def _step(plan_id: int, action, success: str):
+    """Run one state-changing step; a refused step changes nothing and says why."""
+    try:
+        action()
+        db.session.commit()
+        flash(success, "success")
+    except PlanError as exc:
+        db.session.rollback()
+        flash(exc.message + ("：" + "；".join(exc.errors.values()) if exc.errors else ""), "error")
+    return redirect(url_for("plans.plan_detail", plan_id=plan_id))
+
+
+@bp.route("/<int:plan_id>/freeze", methods=["POST"])
+@access(CITY_ADMIN)
+def plan_freeze(plan_id: int):
+    db.get_or_404(Plan, plan_id)
+    return _step(plan_id, lambda: freeze_plan(plan_id, current_user),
+                 "名单已冻结：企业名单摘要和各风险等级数量已记录并公开，现在可以输入随机数来源并抽取。")
+
+
+@bp.route("/<int:plan_id>/draw", methods=["POST"])
+@access(CITY_ADMIN)
+def plan_draw(plan_id: int):
+    db.get_or_404(Plan, plan_id)
+    form = EntropyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _step(plan_id, lambda: draw_enterprises(plan_id, form.entropy.data, current_user, form.reason.data or ""),
+                 "已完成企业抽取。")
+
+
+@bp.route("/<int:plan_id>/dispatch", methods=["POST"])
+@access(CITY_ADMIN)
+def plan_dispatch(plan_id: int):
+    db.get_or_404(Plan, plan_id)
+    return _step(plan_id, lambda: dispatch_plan(plan_id, current_user), "任务已派发到各单位。")
+
+
+@bp.route("/<int:plan_id>/units/<int:unit_id>/draw-officers", methods=["POST"])
+@access(*ADMIN_ROLES)
+def officers_draw(plan_id: int, unit_id: int):
+    db.get_or_404(Plan, plan_id)
+    unit = db.get_or_404(Unit, unit_id)
+    if not can_edit_unit(unit.id):
+        abort(404)
+    form = EntropyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _step(plan_id, lambda: draw_officers(plan_id, unit.id, form.entropy.data, current_user),
+                 f"已完成{unit.name}的检查人员抽取。")
+
+
+@bp.route("/<int:plan_id>/tasks")
+@access(*STAFF_ROLES)
+def task_list(plan_id: int):
+    """The matching list: task ↔ enterprise ↔ officers with certificate numbers."""
+    plan = db.get_or_404(Plan, plan_id)
+    stmt = scoped(select(Task).where(Task.plan_id == plan.id), Task)
+    unit = request.args.get("unit")
+    if unit:
+        stmt = stmt.join(Unit, Unit.id == Task.unit_id).where(Unit.code == unit)
+    tasks = db.session.scalars(stmt.order_by(Task.code)).unique().all()
+    ctx = dict(plan=plan, tasks=tasks, unit_rows=_unit_rows(plan), args=request.args)
+    if is_htmx():
+        return render_block("plans/task_list.html", "results", **ctx)
+    return render_template("plans/task_list.html", **ctx)
+
+
+@bp.route("/tasks/<int:task_id>")
+@access(*STAFF_ROLES, INSPECTOR)
+def task_detail(task_id: int):
+    task = get_scoped_or_404(Task, task_id)
+    from .models import Replacement
+
+    replacements = db.session.scalars(select(Replacement).where(Replacement.task_id == task.id)
+                                      .order_by(Replacement.id)).all()
+    can_replace = can_edit_unit(task.unit_id) and task.first_answer_at is None
+    return render_template("plans/task_detail.html", task=task, replacements=replacements,
+                           can_replace=can_replace, replace_form=ReplaceForm())
+
+
+@bp.route("/tasks/<int:task_id>/officers/<int:officer_id>/replace", methods=["POST"])
+@access(*ADMIN_ROLES)
+def officer_replace(task_id: int, officer_id: int):
+    task = get_scoped_or_404(Task, task_id)
+    form = ReplaceForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        added = replace_officer(task.id, officer_id, form.reason.data or "", current_user)
+        db.session.commit()
+        flash(f"已更换检查人员：{added.officer.name}（{added.cert_no}）加入本任务。", "success")
+    except PlanError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("plans.task_detail", task_id=task_id))
+
+
+@bp.route("/mine")
+@access(INSPECTOR)
+def my_tasks():
+    """An officer's tasks (the inspection screens build on this)."""
+    tasks = db.session.scalars(scoped(select(Task), Task).join(Plan, Plan.id == Task.plan_id)
+                               .order_by(Plan.deadline, Task.code)).unique().all()
+    return render_template("plans/my_tasks.html", tasks=tasks)
+
+

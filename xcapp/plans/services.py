@@ -1,0 +1,475 @@
+"""Plan use cases: create, preview, freeze, draw enterprises, dispatch, draw
+officers per unit, replace an officer, and the public bundle.
+
+Every state change runs inside one transaction that first locks the plan row
+(SELECT ... FOR UPDATE on PostgreSQL; on SQLite the writing transaction holds
+the database lock), then checks the state, so a double click, a retry or two
+admins at once never draw twice. The draw itself is the pure protocol in
+sampling.py.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from ..audit.services import record
+from ..core.models import Unit
+from ..core.timeutil import local_today, utcnow
+from ..db_setup import bulk_insert, lock_row
+from ..extensions import db
+from ..registry.models import ENDED_LICENCE_STATES, Enterprise, Officer, ProductCategory, Recusal
+from ..registry.validation import clean_text, normalize_text
+from . import sampling
+from .models import (DISPATCHED, DRAFT, DRAWN, FROZEN, IN_PROGRESS, EnterpriseDraw, InspectorDraw,
+                     Plan, PopulationMember, Replacement, Task, TaskOfficer)
+
+
+class PlanError(Exception):
+    """A refused plan operation; ``message`` (Chinese) is shown to the user, ``errors`` per field."""
+
+    def __init__(self, message: str, errors: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+def _actor_name(actor) -> str:
+    return actor.username if actor is not None else "system"
+
+
+def lock_plan(plan_id: int) -> Plan:
+    plan = lock_row(db.session, Plan, plan_id)
+    if plan is None:
+        raise PlanError("抽查计划不存在")
+    return plan
+
+
+def _require_state(plan: Plan, *states: str, action: str) -> None:
+    if plan.state not in states:
+        raise PlanError(f"计划当前状态为“{plan.state_label}”，不能{action}。")
+
+
+# ---------------------------------------------------------------- plan fields
+
+def default_deadline(year: int) -> date:
+    return date(year, 10, 31)
+
+
+def clean_plan_data(raw: dict, plan: Plan | None = None) -> dict:
+    errors: dict[str, str] = {}
+    code = clean_text(raw.get("code"))
+    name = clean_text(raw.get("name"))
+    if not code:
+        errors["code"] = "请填写计划编号，如 许市监抽〔2023〕1号"
+    elif len(code) > 60:
+        errors["code"] = "计划编号不能超过 60 个字"
+    elif db.session.scalar(select(Plan.id).where(Plan.code == code, Plan.id != (plan.id if plan else -1))):
+        errors["code"] = f"计划编号 {code} 已存在"
+    if not name:
+        errors["name"] = "请填写计划名称"
+    try:
+        year = int(raw.get("year") or 0)
+        if not 2000 <= year <= 2100:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["year"] = "年度应为 2000 到 2100 之间的整数"
+        year = local_today().year
+    ratios = {}
+    for risk, key in zip(sampling.RISK_ORDER, ("ratio_low", "ratio_mid", "ratio_midhigh", "ratio_high")):
+        value = raw.get(key)
+        try:
+            number = int(str(value).strip())
+            if not 0 <= number <= 100:
+                raise ValueError
+            ratios[risk] = number
+        except (TypeError, ValueError):
+            errors[key] = f"{risk}风险抽取比例应为 0 到 100 的整数百分比"
+    try:
+        k = int(raw.get("k") or 2)
+        if k < 2:
+            errors["k"] = "每户企业检查人员不少于 2 人"
+        elif k > 10:
+            errors["k"] = "每户企业检查人员不超过 10 人"
+    except (TypeError, ValueError):
+        errors["k"] = "检查人员人数应为整数"
+        k = 2
+    deadline = raw.get("deadline") or default_deadline(year)
+    if isinstance(deadline, str):
+        try:
+            deadline = date.fromisoformat(deadline.strip())
+        except ValueError:
+            errors["deadline"] = "检查截止日期格式应为 2023-10-31"
+            deadline = default_deadline(year)
+    try:
+        workdays = int(raw.get("publication_workdays") or 20)
+        if not 1 <= workdays <= 60:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["publication_workdays"] = "公示期限应为 1 到 60 个工作日"
+        workdays = 20
+    scope = [clean_text(s) for s in (raw.get("scope") or []) if clean_text(s)]
+    known = set(db.session.scalars(select(ProductCategory.name)))
+    unknown = [s for s in scope if s not in known]
+    if unknown:
+        errors["scope"] = "未知的产品类别：" + "、".join(unknown)
+    if errors:
+        raise PlanError("计划信息有误", errors)
+    return {"code": code, "name": name, "year": year, "ratios_json": json.dumps(ratios, ensure_ascii=False),
+            "k": k, "deadline": deadline, "publication_workdays": workdays,
+            "scope_json": json.dumps(sorted(set(scope), key=scope.index), ensure_ascii=False)}
+
+
+def create_plan(raw: dict, actor=None) -> Plan:
+    plan = Plan(**clean_plan_data(raw), state=DRAFT, created_by=_actor_name(actor))
+    db.session.add(plan)
+    db.session.flush()
+    record("plan.created", plan, details={"code": plan.code, "ratios": plan.ratios, "k": plan.k,
+                                          "scope": plan.scope, "deadline": plan.deadline.isoformat()}, user=actor)
+    return plan
+
+
+def update_plan(plan_id: int, raw: dict, actor=None) -> Plan:
+    plan = lock_plan(plan_id)
+    _require_state(plan, DRAFT, action="修改（名单冻结后计划不可修改）")
+    data = clean_plan_data(raw, plan)
+    changes = {k: [str(getattr(plan, k)), str(v)] for k, v in data.items() if getattr(plan, k) != v}
+    for key, value in data.items():
+        setattr(plan, key, value)
+    if changes:
+        record("plan.updated", plan, details={"code": plan.code, "changes": changes}, user=actor)
+    return plan
+
+
+# ---------------------------------------------------------------- population
+
+def population_rows(plan: Plan, on: date) -> list[tuple[int, str, str, str]]:
+    """(enterprise id, USCC, risk, unit code) of every enterprise in the plan's scope
+    whose licence is valid on ``on`` and not ended (注销/吊销/撤销). Enterprises that
+    stopped production stay in (protocol §1.1)."""
+    stmt = (select(Enterprise.id, Enterprise.uscc, Enterprise.risk, Unit.code)
+            .join(Unit, Unit.id == Enterprise.unit_id)
+            .where(Enterprise.licence_state.not_in(ENDED_LICENCE_STATES),
+                   Enterprise.issue_date <= on, Enterprise.expiry_date >= on))
+    if plan.scope:
+        stmt = stmt.join(ProductCategory, ProductCategory.id == Enterprise.category_id).where(
+            ProductCategory.name.in_(plan.scope))
+    return [tuple(row) for row in db.session.execute(stmt)]
+
+
+@dataclass
+class Preview:
+    by_class: dict[str, int]
+    sizes: dict[str, int]
+    by_unit: list[tuple[str, str, dict[str, int]]]   # (code, name, {risk: count})
+    total: int
+    sample_total: int
+
+
+def preview(plan: Plan, on: date | None = None) -> Preview:
+    rows = population_rows(plan, on or local_today())
+    by_class = {risk: 0 for risk in sampling.RISK_ORDER}
+    per_unit: dict[str, dict[str, int]] = {}
+    for _id, _uscc, risk, unit in rows:
+        by_class[risk] += 1
+        per_unit.setdefault(unit, {r: 0 for r in sampling.RISK_ORDER})[risk] += 1
+    sizes = {risk: sampling.sample_size(by_class[risk], plan.ratios[risk]) for risk in sampling.RISK_ORDER}
+    names = {u.code: u.name for u in db.session.scalars(select(Unit).order_by(Unit.sort_order))}
+    by_unit = [(code, names.get(code, code), per_unit[code]) for code in names if code in per_unit]
+    return Preview(by_class, sizes, by_unit, len(rows), sum(sizes.values()))
+
+
+# ---------------------------------------------------------------- draw steps
+
+def freeze_plan(plan_id: int, actor=None) -> Plan:
+    """Snapshot the population; its digest and counts are recorded before any entropy exists."""
+    plan = lock_plan(plan_id)
+    _require_state(plan, DRAFT, action="冻结名单")
+    today = local_today()
+    rows = population_rows(plan, today)
+    if not rows:
+        raise PlanError("计划范围内没有有效期内的获证企业，不能冻结名单。")
+    members = [sampling.Member(uscc, risk, unit) for _id, uscc, risk, unit in rows]
+    plan.population_digest = sampling.population_digest(members)
+    plan.population_count = len(members)
+    plan.class_counts_json = json.dumps(sampling.class_counts(members), ensure_ascii=False)
+    plan.frozen_at = utcnow()
+    plan.freeze_date = today
+    plan.state = FROZEN
+    bulk_insert(db.session, PopulationMember.__table__,
+                [{"plan_id": plan.id, "enterprise_id": eid, "uscc": uscc, "risk": risk, "unit_code": unit}
+                 for eid, uscc, risk, unit in rows])
+    record("plan.frozen", plan, details={"code": plan.code, "population_digest": plan.population_digest,
+                                         "population_count": plan.population_count,
+                                         "class_counts": plan.class_counts, "freeze_date": today.isoformat()},
+           user=actor)
+    return plan
+
+
+def frozen_members(plan: Plan) -> list[sampling.Member]:
+    rows = db.session.execute(select(PopulationMember.uscc, PopulationMember.risk, PopulationMember.unit_code)
+                              .where(PopulationMember.plan_id == plan.id))
+    return [sampling.Member(uscc, risk, unit) for uscc, risk, unit in rows]
+
+
+def draw_enterprises(plan_id: int, entropy: str | None, actor=None, reason: str = "") -> EnterpriseDraw:
+    """Draw the enterprises. A second draw (before dispatch) needs a reason and keeps the first."""
+    plan = lock_plan(plan_id)
+    _require_state(plan, FROZEN, DRAWN, action="抽取企业（派发后不能重新抽取）")
+    reason = clean_text(reason)
+    previous = plan.current_draw
+    if plan.state == DRAWN:
+        if not reason:
+            raise PlanError("重新抽取必须填写理由。", {"reason": "请填写重新抽取的理由"})
+    source = "entered" if normalize_text(entropy) else "server"
+    entropy_value = sampling.resolve_entropy(entropy)
+    members = frozen_members(plan)
+    digest = sampling.population_digest(members)
+    if digest != plan.population_digest:  # the snapshot was changed behind the app's back
+        raise PlanError("冻结名单与其摘要不一致，抽取已中止，请检查数据库。")
+    seed = sampling.enterprise_seed(plan.code, digest, entropy_value)
+    selected = sampling.select_enterprises(members, plan.ratios, seed)
+    version = 1
+    if previous is not None:
+        previous.superseded = True
+        version = previous.version + 1
+        db.session.flush()
+    draw = EnterpriseDraw(plan_id=plan.id, version=version, entropy=entropy_value, entropy_source=source,
+                          seed=seed, selected_json=json.dumps(selected), reason=reason,
+                          drawn_by=_actor_name(actor))
+    db.session.add(draw)
+    plan.state = DRAWN
+    db.session.flush()
+    record("plan.redrawn" if previous else "plan.drawn", plan,
+           details={"code": plan.code, "version": version, "entropy": entropy_value, "entropy_source": source,
+                    "seed": seed, "selected": len(selected), "reason": reason}, user=actor)
+    return draw
+
+
+def dispatch_plan(plan_id: int, actor=None) -> list[Task]:
+    """Each selected enterprise becomes a task sent to its unit."""
+    plan = lock_plan(plan_id)
+    _require_state(plan, DRAWN, action="派发任务")
+    draw = plan.current_draw
+    selected = draw.selected
+    members = {m.uscc: m for m in db.session.scalars(
+        select(PopulationMember).where(PopulationMember.plan_id == plan.id, PopulationMember.uscc.in_(selected)))}
+    units = {u.code: u.id for u in db.session.scalars(select(Unit))}
+    now = utcnow()
+    rows = []
+    for i, uscc in enumerate(selected):
+        member = members[uscc]
+        rows.append({"code": sampling.default_task_code(plan.code, i, len(selected)), "plan_id": plan.id,
+                     "enterprise_id": member.enterprise_id, "unit_id": units[member.unit_code], "uscc": uscc,
+                     "risk": member.risk, "position": i, "state": "pending", "excluded_json": "[]",
+                     "cap_lifted": False, "created_at": now})
+    bulk_insert(db.session, Task.__table__, rows)
+    plan.state = DISPATCHED
+    plan.dispatched_at = now
+    per_unit: dict[str, int] = {}
+    for uscc in selected:
+        per_unit[members[uscc].unit_code] = per_unit.get(members[uscc].unit_code, 0) + 1
+    record("plan.dispatched", plan, details={"code": plan.code, "tasks": len(rows), "per_unit": per_unit},
+           user=actor)
+    db.session.flush()
+    return db.session.scalars(select(Task).where(Task.plan_id == plan.id).order_by(Task.code)).all()
+
+
+# ------------------------------------------------------------- officer draws
+
+def officer_pool(unit_id: int, deadline: date) -> list[Officer]:
+    """Active officers of the unit whose certificate is valid until the deadline."""
+    return db.session.scalars(select(Officer).where(
+        Officer.unit_id == unit_id, Officer.status == "在岗", Officer.cert_expiry >= deadline)
+        .order_by(Officer.cert_no)).all()
+
+
+def previous_inspectors(plan: Plan, enterprise_ids: list[int]) -> dict[int, set[str]]:
+    """For each enterprise: the officers (cert numbers) of its most recent earlier inspection."""
+    if not enterprise_ids:
+        return {}
+    latest = (select(Task.enterprise_id, func.max(Task.id).label("task_id"))
+              .join(Plan, Plan.id == Task.plan_id)
+              .where(Task.plan_id != plan.id, Task.enterprise_id.in_(enterprise_ids), Plan.created_at < plan.created_at)
+              .group_by(Task.enterprise_id).subquery())
+    rows = db.session.execute(select(latest.c.enterprise_id, TaskOfficer.cert_no)
+                              .join(TaskOfficer, TaskOfficer.task_id == latest.c.task_id)
+                              .where(TaskOfficer.active.is_(True)))
+    out: dict[int, set[str]] = {}
+    for enterprise_id, cert in rows:
+        out.setdefault(enterprise_id, set()).add(cert)
+    return out
+
+
+def recusals_for(enterprise_ids: list[int]) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {}
+    if not enterprise_ids:
+        return out
+    for start in range(0, len(enterprise_ids), 1000):
+        chunk = enterprise_ids[start:start + 1000]
+        for enterprise_id, cert in db.session.execute(
+                select(Recusal.enterprise_id, Officer.cert_no).join(Officer, Officer.id == Recusal.officer_id)
+                .where(Recusal.enterprise_id.in_(chunk))):
+            out.setdefault(enterprise_id, set()).add(cert)
+    return out
+
+
+def draw_officers(plan_id: int, unit_id: int, entropy: str | None, actor=None) -> InspectorDraw:
+    """Draw k officers for each of the unit's tasks; all or nothing."""
+    plan = lock_plan(plan_id)
+    _require_state(plan, DISPATCHED, IN_PROGRESS, action="抽取检查人员")
+    unit = db.session.get(Unit, unit_id)
+    if db.session.scalar(select(InspectorDraw.id).where(InspectorDraw.plan_id == plan.id,
+                                                        InspectorDraw.unit_id == unit_id)):
+        raise PlanError(f"{unit.name}的检查人员已抽取，不能重复抽取（如需调整请逐户更换并说明理由）。")
+    tasks = db.session.scalars(select(Task).where(Task.plan_id == plan.id, Task.unit_id == unit_id)).all()
+    if not tasks:
+        raise PlanError(f"{unit.name}在本计划中没有抽查任务。")
+    officers = officer_pool(unit_id, plan.deadline)
+    pool = [o.cert_no for o in officers]
+    if len(pool) < plan.k:
+        raise PlanError(f"{unit.name}可抽取的检查人员只有 {len(pool)} 人（在岗且执法证有效期至 "
+                        f"{plan.deadline} 之后），少于每户 {plan.k} 人，未抽取。")
+    enterprise_ids = [t.enterprise_id for t in tasks]
+    excluded = recusals_for(enterprise_ids)
+    for enterprise_id, certs in previous_inspectors(plan, enterprise_ids).items():
+        excluded.setdefault(enterprise_id, set()).update(certs)
+    exclusions = {t.code: sorted(excluded.get(t.enterprise_id, set())) for t in tasks}
+    source = "entered" if normalize_text(entropy) else "server"
+    entropy_value = sampling.resolve_entropy(entropy)
+    digest = sampling.pool_digest(pool)
+    seed = sampling.inspector_seed(plan.code, unit.code, digest, entropy_value)
+    try:
+        assignments = sampling.assign_inspectors([(t.code, t.uscc) for t in tasks], pool, exclusions, plan.k, seed)
+    except sampling.InsufficientPool as exc:
+        raise PlanError(f"{unit.name}的检查人员抽取失败：{exc}。未保存任何结果；请补充在岗人员或核对回避后重新抽取。") from exc
+    cap = sampling.compute_cap(len(tasks), plan.k, len(pool))
+    draw = InspectorDraw(plan_id=plan.id, unit_id=unit_id, pool_json=json.dumps(pool, ensure_ascii=False),
+                         pool_digest=digest, entropy=entropy_value, entropy_source=source, seed=seed, cap=cap,
+                         drawn_by=_actor_name(actor))
+    db.session.add(draw)
+    by_code = {t.code: t for t in tasks}
+    officer_ids = {o.cert_no: o.id for o in officers}
+    now = utcnow()
+    rows = []
+    for assignment in assignments:
+        task = by_code[assignment.task]
+        task.excluded_json = json.dumps(assignment.excluded, ensure_ascii=False)
+        task.cap_lifted = assignment.cap_lifted
+        for order, cert in enumerate(assignment.inspectors):
+            rows.append({"task_id": task.id, "officer_id": officer_ids[cert], "cert_no": cert, "drawn": True,
+                         "pick_order": order, "active": True, "added_at": now, "replaced_by": "",
+                         "replace_reason": ""})
+    db.session.flush()
+    bulk_insert(db.session, TaskOfficer.__table__, rows)
+    record("plan.officers_drawn", draw, details={"plan": plan.code, "unit": unit.code, "tasks": len(tasks),
+                                                 "pool": len(pool), "pool_digest": digest, "entropy": entropy_value,
+                                                 "entropy_source": source, "seed": seed, "cap": cap,
+                                                 "cap_lifted": sum(a.cap_lifted for a in assignments)}, user=actor)
+    task_units = set(db.session.scalars(select(Task.unit_id).where(Task.plan_id == plan.id).distinct()))
+    drawn_units = set(db.session.scalars(select(InspectorDraw.unit_id).where(InspectorDraw.plan_id == plan.id)))
+    if task_units <= drawn_units and plan.state == DISPATCHED:
+        plan.state = IN_PROGRESS
+        record("plan.in_progress", plan, details={"code": plan.code}, user=actor)
+    return draw
+
+
+def units_without_officer_draw(plan: Plan) -> list[Unit]:
+    drawn = select(InspectorDraw.unit_id).where(InspectorDraw.plan_id == plan.id)
+    ids = select(Task.unit_id).where(Task.plan_id == plan.id, Task.unit_id.not_in(drawn)).distinct()
+    return db.session.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.sort_order)).all()
+
+
+def replace_officer(task_id: int, out_officer_id: int, reason: str, actor=None) -> TaskOfficer:
+    """Replace one officer before any answer is saved: the next candidate in the task's rank order."""
+    task = lock_row(db.session, Task, task_id)
+    if task is None:
+        raise PlanError("抽查任务不存在")
+    plan = task.plan
+    reason = clean_text(reason)
+    if not reason:
+        raise PlanError("更换检查人员必须填写理由。", {"reason": "请填写更换理由"})
+    if task.first_answer_at is not None:
+        raise PlanError("该任务已开始填写检查记录，不能再更换检查人员。")
+    if plan.state not in (DISPATCHED, IN_PROGRESS):
+        raise PlanError(f"计划当前状态为“{plan.state_label}”，不能更换检查人员。")
+    current = next((o for o in task.active_officers if o.officer_id == out_officer_id), None)
+    if current is None:
+        raise PlanError("该人员不是本任务当前的检查人员。")
+    draw = db.session.scalar(select(InspectorDraw).where(InspectorDraw.plan_id == plan.id,
+                                                         InspectorDraw.unit_id == task.unit_id))
+    ever = [o.cert_no for o in task.officers]
+    cert = sampling.next_replacement(task.code, draw.pool, task.excluded, ever, draw.seed)
+    if cert is None:
+        raise PlanError("没有可替换的检查人员：本单位人员池中其他人员均已回避或曾被分配到本任务。")
+    newcomer = db.session.scalar(select(Officer).where(Officer.cert_no == cert))
+    now = utcnow()
+    current.active = False
+    current.replaced_at = now
+    current.replaced_by = _actor_name(actor)
+    current.replace_reason = reason
+    added = TaskOfficer(task_id=task.id, officer_id=newcomer.id, cert_no=cert, drawn=False,
+                        pick_order=len(task.officers), active=True, added_at=now)
+    db.session.add(added)
+    db.session.add(Replacement(task_id=task.id, out_cert=current.cert_no, in_cert=cert, reason=reason, at=now,
+                               by=_actor_name(actor)))
+    db.session.flush()
+    record("task.officer_replaced", task, details={"task": task.code, "out": current.cert_no, "in": cert,
+                                                   "reason": reason}, user=actor)
+    return added
+
+
+# -------------------------------------------------------------------- bundle
+
+def build_bundle(plan: Plan) -> dict:
+    """Everything needed to recompute the plan's draws from stored data, nothing private."""
+    if plan.state == DRAFT:
+        raise PlanError("草稿计划尚未冻结名单，没有可公开的抽取数据。")
+    population = db.session.execute(select(PopulationMember.uscc, PopulationMember.risk, PopulationMember.unit_code)
+                                    .where(PopulationMember.plan_id == plan.id).order_by(PopulationMember.uscc))
+    bundle = {
+        "protocol": sampling.PROTOCOL,
+        "plan": {"code": plan.code, "name": plan.name, "ratios": plan.ratios, "k": plan.k,
+                 "year": plan.year, "deadline": plan.deadline.isoformat(), "scope": plan.scope},
+        "population": [{"uscc": u, "risk": r, "unit": c} for u, r, c in population],
+        "population_digest": plan.population_digest,
+        "freeze_date": plan.freeze_date.isoformat() if plan.freeze_date else None,
+    }
+    draws = db.session.scalars(select(EnterpriseDraw).where(EnterpriseDraw.plan_id == plan.id)
+                               .order_by(EnterpriseDraw.version)).all()
+    current = next((d for d in draws if not d.superseded), None)
+    if current is None:
+        return bundle
+    bundle.update({"entropy": current.entropy, "seed": current.seed, "selected": current.selected})
+    bundle["draw_versions"] = [{"version": d.version, "entropy": d.entropy, "seed": d.seed, "selected": d.selected,
+                                "reason": d.reason, "drawn_at": d.drawn_at.isoformat(), "superseded": d.superseded}
+                               for d in draws]
+    tasks = db.session.scalars(select(Task).where(Task.plan_id == plan.id).order_by(Task.position)).all()
+    if not tasks:
+        return bundle
+    bundle["tasks"] = [{"code": t.code, "uscc": t.uscc, "unit": t.unit.code} for t in tasks]
+    inspector_draws = []
+    for draw in db.session.scalars(select(InspectorDraw).where(InspectorDraw.plan_id == plan.id)
+                                   .order_by(InspectorDraw.id)):
+        unit_tasks = sorted((t for t in tasks if t.unit_id == draw.unit_id), key=lambda t: t.uscc)
+        replacements = db.session.scalars(
+            select(Replacement).where(Replacement.task_id.in_([t.id for t in unit_tasks])).order_by(Replacement.id))
+        inspector_draws.append({
+            "unit": draw.unit.code, "pool": draw.pool, "pool_digest": draw.pool_digest, "entropy": draw.entropy,
+            "seed": draw.seed, "cap": draw.cap,
+            "assignments": [{"task": t.code, "excluded": t.excluded,
+                             "inspectors": [o.cert_no for o in t.drawn_officers], "cap_lifted": t.cap_lifted}
+                            for t in unit_tasks],
+            "replacements": [{"task": next(t.code for t in unit_tasks if t.id == r.task_id), "out": r.out_cert,
+                              "in": r.in_cert, "reason": r.reason, "at": r.at.isoformat()} for r in replacements],
+        })
+    bundle["inspector_draws"] = inspector_draws
+    return bundle
+
+
+def plans_for_public() -> list[Plan]:
+    return db.session.scalars(select(Plan).where(Plan.state != DRAFT).order_by(Plan.year.desc(), Plan.id.desc())).all()
+
+
