@@ -258,7 +258,7 @@ def plans_dispatch(plan_code):
 def plans_draw_officers(plan_code, unit_code, entropy):
     """Draw the officers of one unit (or of every unit still to draw)."""
     from .core.models import Unit
-    from .plans.services import PlanError, draw_officers, units_without_officer_draw
+    from .plans.services import PlanError, draw_officers_many, units_without_officer_draw
 
     plan = _plan_by_code(plan_code)
     if unit_code:
@@ -268,18 +268,18 @@ def plans_draw_officers(plan_code, unit_code, entropy):
         units = [unit]
     else:
         units = units_without_officer_draw(plan)
-    failed = 0
-    for unit in units:
-        try:
-            draw = draw_officers(plan.id, unit.id, entropy)
-            db.session.commit()
-            click.echo(f"{unit.name}：已抽取，人员池 {len(draw.pool)} 人，上限 {draw.cap}，seed {draw.seed}")
-        except PlanError as exc:
-            db.session.rollback()
-            failed += 1
-            click.echo(f"{unit.name}：{exc.message}", err=True)
-    if failed:
-        fail(f"{failed} 个单位抽取失败（未写入）")
+    try:
+        result = draw_officers_many(plan.id, [u.id for u in units], entropy)
+        db.session.commit()
+    except PlanError as exc:
+        db.session.rollback()
+        fail(f"错误：{exc.message}")
+    for draw in result.drawn:
+        click.echo(f"{draw.unit.name}：已抽取，人员池 {len(draw.pool)} 人，上限 {draw.cap}，seed {draw.seed}")
+    for unit, reason in result.failed:
+        click.echo(reason, err=True)
+    if result.failed:
+        fail(f"{len(result.failed)} 个单位抽取失败（这些单位未写入任何结果）")
 
 
 @plans_cli.command("bundle")

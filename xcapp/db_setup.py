@@ -75,3 +75,4 @@ def lock_row(session, model, ident):
     stmt = (select(model).where(pk == ident).with_for_update(of=model.__table__)
             .execution_options(populate_existing=True))
     return session.execute(stmt).unique().scalar_one_or_none()
+

@@ -2,7 +2,7 @@
 
 Revision ID: 0003_plans
 Revises: 0002_registries
-Create Date: 2026-11-25 23:16:17.120725
+Create Date: 2026-11-25 23:29:55.661549
 
 """
 from alembic import op
@@ -107,8 +107,6 @@ def upgrade():
     sa.Column('risk', sa.String(length=4), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
-    sa.Column('excluded_json', sa.Text(), nullable=False),
-    sa.Column('cap_lifted', sa.Boolean(), nullable=False),
     sa.Column('first_answer_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_task_enterprise_id_enterprise')),
@@ -138,6 +136,13 @@ def upgrade():
     with op.batch_alter_table('replacement', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_replacement_task_id'), ['task_id'], unique=False)
 
+    op.create_table('task_draw_info',
+    sa.Column('task_id', sa.Integer(), nullable=False),
+    sa.Column('excluded_json', sa.Text(), nullable=False),
+    sa.Column('cap_lifted', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['task_id'], ['task.id'], name=op.f('fk_task_draw_info_task_id_task')),
+    sa.PrimaryKeyConstraint('task_id', name=op.f('pk_task_draw_info'))
+    )
     op.create_table('task_officer',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('task_id', sa.Integer(), nullable=False),
@@ -170,6 +175,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_task_officer_active'))
 
     op.drop_table('task_officer')
+    op.drop_table('task_draw_info')
     with op.batch_alter_table('replacement', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_replacement_task_id'))
 

@@ -54,3 +54,25 @@ def test_demo_registries(app, runner):
     # A second load changes nothing.
     assert runner.invoke(args=["demo", "load"]).exit_code == 0
     assert db.session.scalar(select(func.count()).select_from(Enterprise)) == len(enterprises)
+
+
+def test_demo_plan_drawn_dispatched_with_officers(app, runner):
+    import json
+
+    from xcapp.plans.models import Plan, Task, TaskOfficer
+    from xcapp.plans.sampling import verify_bundle
+    from xcapp.plans.services import build_bundle
+    from xcapp.registry.models import Officer
+
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    plan = db.session.scalar(select(Plan).where(Plan.code == "许市监抽〔2023〕1号"))
+    assert plan.state == "in_progress"
+    tasks = db.session.scalars(select(Task).where(Task.plan_id == plan.id)).all()
+    assert tasks and all(len(t.active_officers) == 2 for t in tasks)
+    verify_bundle(json.loads(json.dumps(build_bundle(plan))))
+    # Every demo inspector account finds at least one task.
+    for username in ("weidu_jc1", "weidu_jc2", "jingkai_jc1"):
+        count = db.session.scalar(select(func.count()).select_from(TaskOfficer)
+                                  .join(Officer, Officer.id == TaskOfficer.officer_id)
+                                  .join(User, User.id == Officer.user_id).where(User.username == username))
+        assert count >= 1, username

@@ -432,3 +432,28 @@ def test_web_replacement(client, auth, make_user, registry):
     auth.login_as(make_user("county_admin", "411081"))
     assert client.post(url, data={"reason": "x"}).status_code == 404
     assert plan.code
+
+
+def test_all_units_draw_skips_failing_unit_and_stores_the_rest(app, make_enterprise, make_officer, client, auth,
+                                                               make_user):
+    for i in range(8):
+        make_enterprise(unit="411002", risk="高")
+        make_enterprise(unit="411081", risk="高")
+    for _ in range(3):
+        make_officer(unit="411002")
+    make_officer(unit="411081")  # one officer: 禹州市 cannot get 2 per task
+    plan = run_plan(officers=False)
+    auth.login_as(make_user("city_admin"))
+    client.post(f"/plans/{plan.id}/draw-officers", data={"entropy": ""})
+    draws = db.session.scalars(select(InspectorDraw)).all()
+    assert [d.unit.code for d in draws] == ["411002"]
+    weidu_tasks = db.session.scalars(select(Task).join(Unit).where(Unit.code == "411002")).all()
+    yuzhou_tasks = db.session.scalars(select(Task).join(Unit).where(Unit.code == "411081")).all()
+    assert all(len(t.active_officers) == 2 for t in weidu_tasks)
+    assert all(not t.officers for t in yuzhou_tasks)
+    page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert "禹州市可抽取的检查人员只有 1 人" in page
+    db.session.refresh(plan)
+    assert plan.state == "dispatched"
+    # Each drawn unit's server entropy is its own and recorded.
+    assert all(len(d.entropy) == 64 and d.entropy_source == "server" for d in draws)

@@ -95,6 +95,7 @@ EXPECTED = {
     ("plans.plan_draw", "POST"): same(403, anon=302, city_admin=302),
     ("plans.plan_dispatch", "POST"): same(403, anon=302, city_admin=302),
     ("plans.officers_draw", "POST"): owned(302, readonly=403, inspector=403),
+    ("plans.officers_draw_all", "POST"): same(403, anon=302, city_admin=302),
     ("plans.task_list", "GET"): staff(),
     ("plans.task_detail", "GET"): owned(200),
     ("plans.officer_replace", "POST"): owned(302, readonly=403, inspector=403),

@@ -122,9 +122,6 @@ class Task(db.Model):
     risk: Mapped[str] = mapped_column(String(4))
     position: Mapped[int] = mapped_column(Integer)              # index in the draw's selected list
     state: Mapped[str] = mapped_column(String(16), default=TASK_PENDING, index=True)
-    # Officer draw, as drawn (protocol §2.3); replacements are kept separately.
-    excluded_json: Mapped[str] = mapped_column(Text, default="[]")
-    cap_lifted: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when the first answer is saved: officers can no longer be replaced.
     first_answer_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -133,6 +130,7 @@ class Task(db.Model):
     enterprise = relationship("Enterprise", lazy="joined")
     unit: Mapped[Unit] = relationship(lazy="joined")
     officers: Mapped[list["TaskOfficer"]] = relationship(back_populates="task", order_by="TaskOfficer.id")
+    draw_info: Mapped["TaskDrawInfo | None"] = relationship(lazy="joined", uselist=False)
 
     @classmethod
     def unit_scope_column(cls):
@@ -152,7 +150,11 @@ class Task(db.Model):
 
     @property
     def excluded(self) -> list[str]:
-        return json.loads(self.excluded_json or "[]")
+        return json.loads(self.draw_info.excluded_json) if self.draw_info else []
+
+    @property
+    def cap_lifted(self) -> bool:
+        return bool(self.draw_info and self.draw_info.cap_lifted)
 
     @property
     def active_officers(self) -> list["TaskOfficer"]:
@@ -161,6 +163,17 @@ class Task(db.Model):
     @property
     def drawn_officers(self) -> list["TaskOfficer"]:
         return sorted((o for o in self.officers if o.drawn), key=lambda o: o.pick_order)
+
+
+class TaskDrawInfo(db.Model):
+    """A task's officer draw as drawn (protocol §2.3): the excluded officers and whether
+    the cap was lifted. Kept apart from the task so the draw only inserts rows."""
+
+    __tablename__ = "task_draw_info"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), primary_key=True)
+    excluded_json: Mapped[str] = mapped_column(Text, default="[]")
+    cap_lifted: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class InspectorDraw(db.Model):

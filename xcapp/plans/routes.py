@@ -15,7 +15,8 @@ from . import bp
 from .forms import EntropyForm, PlanForm, ReplaceForm
 from .models import DRAFT, PLAN_STATES, EnterpriseDraw, InspectorDraw, Plan, Task
 from .services import (PlanError, create_plan, default_deadline, dispatch_plan, draw_enterprises, draw_officers,
-                       freeze_plan, preview, replace_officer, update_plan)
+                       draw_officers_many, freeze_plan, preview, replace_officer, units_without_officer_draw,
+                       update_plan)
 
 RATIO_FIELDS = ("ratio_low", "ratio_mid", "ratio_midhigh", "ratio_high")
 
@@ -122,9 +123,10 @@ def plan_detail(plan_id: int):
     draws = db.session.scalars(select(EnterpriseDraw).where(EnterpriseDraw.plan_id == plan.id)
                                .order_by(EnterpriseDraw.version.desc())).all()
     pre = preview(plan) if plan.state == DRAFT else None
+    pending = units_without_officer_draw(plan) if plan.state in ("dispatched", "in_progress") else []
     return render_template("plans/plan_detail.html", plan=plan, draws=draws, preview=pre,
                            unit_rows=_unit_rows(plan), entropy_form=EntropyForm(), states=PLAN_STATES,
-                           can_run=current_user.role == CITY_ADMIN)
+                           can_run=current_user.role == CITY_ADMIN, pending_units=pending)
 
 
 def _step(plan_id: int, action, success: str):
@@ -177,6 +179,29 @@ def officers_draw(plan_id: int, unit_id: int):
         abort(400)
     return _step(plan_id, lambda: draw_officers(plan_id, unit.id, form.entropy.data, current_user),
                  f"已完成{unit.name}的检查人员抽取。")
+
+
+@bp.route("/<int:plan_id>/draw-officers", methods=["POST"])
+@access(CITY_ADMIN)
+def officers_draw_all(plan_id: int):
+    """The city admin draws the officers of every unit still to draw."""
+    plan = db.get_or_404(Plan, plan_id)
+    form = EntropyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    units = units_without_officer_draw(plan)
+    try:
+        result = draw_officers_many(plan.id, [u.id for u in units], form.entropy.data, current_user)
+        db.session.commit()
+    except PlanError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("plans.plan_detail", plan_id=plan_id))
+    if result.drawn:
+        flash(f"已完成 {len(result.drawn)} 个单位的检查人员抽取。", "success")
+    for _unit, reason in result.failed:
+        flash(reason, "error")
+    return redirect(url_for("plans.plan_detail", plan_id=plan_id))
 
 
 @bp.route("/<int:plan_id>/tasks")

@@ -15,7 +15,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from ..audit.services import record
+from ..audit.services import record, record_many
 from ..core.models import Unit
 from ..core.timeutil import local_today, utcnow
 from ..db_setup import bulk_insert, lock_row
@@ -24,7 +24,7 @@ from ..registry.models import ENDED_LICENCE_STATES, Enterprise, Officer, Product
 from ..registry.validation import clean_text, normalize_text
 from . import sampling
 from .models import (DISPATCHED, DRAFT, DRAWN, FROZEN, IN_PROGRESS, EnterpriseDraw, InspectorDraw,
-                     Plan, PopulationMember, Replacement, Task, TaskOfficer)
+                     Plan, PopulationMember, Replacement, Task, TaskDrawInfo, TaskOfficer)
 
 
 class PlanError(Exception):
@@ -263,8 +263,7 @@ def dispatch_plan(plan_id: int, actor=None) -> list[Task]:
         member = members[uscc]
         rows.append({"code": sampling.default_task_code(plan.code, i, len(selected)), "plan_id": plan.id,
                      "enterprise_id": member.enterprise_id, "unit_id": units[member.unit_code], "uscc": uscc,
-                     "risk": member.risk, "position": i, "state": "pending", "excluded_json": "[]",
-                     "cap_lifted": False, "created_at": now})
+                     "risk": member.risk, "position": i, "state": "pending", "created_at": now})
     bulk_insert(db.session, Task.__table__, rows)
     plan.state = DISPATCHED
     plan.dispatched_at = now
@@ -279,17 +278,19 @@ def dispatch_plan(plan_id: int, actor=None) -> list[Task]:
 
 # ------------------------------------------------------------- officer draws
 
+def in_pool(deadline: date):
+    """Protocol §2.1: active officers whose certificate is valid until the deadline."""
+    return (Officer.status == "在岗") & (Officer.cert_expiry >= deadline)
+
+
 def officer_pool(unit_id: int, deadline: date) -> list[Officer]:
-    """Active officers of the unit whose certificate is valid until the deadline."""
-    return db.session.scalars(select(Officer).where(
-        Officer.unit_id == unit_id, Officer.status == "在岗", Officer.cert_expiry >= deadline)
-        .order_by(Officer.cert_no)).all()
+    return db.session.scalars(select(Officer).where(Officer.unit_id == unit_id, in_pool(deadline))
+                              .order_by(Officer.cert_no)).all()
 
 
-def previous_inspectors(plan: Plan, enterprise_ids: list[int]) -> dict[int, set[str]]:
-    """For each enterprise: the officers (cert numbers) of its most recent earlier inspection."""
-    if not enterprise_ids:
-        return {}
+def previous_inspectors(plan: Plan, enterprise_ids) -> dict[int, set[str]]:
+    """For each enterprise (ids, or a subquery of ids): the officers (cert numbers) of its
+    most recent earlier inspection."""
     latest = (select(Task.enterprise_id, func.max(Task.id).label("task_id"))
               .join(Plan, Plan.id == Task.plan_id)
               .where(Task.plan_id != plan.id, Task.enterprise_id.in_(enterprise_ids), Plan.created_at < plan.created_at)
@@ -303,77 +304,131 @@ def previous_inspectors(plan: Plan, enterprise_ids: list[int]) -> dict[int, set[
     return out
 
 
-def recusals_for(enterprise_ids: list[int]) -> dict[int, set[str]]:
+def _plan_exclusions(plan: Plan) -> dict[int, set[str]]:
+    """Per enterprise of the plan's tasks: officers with a recusal, and the officers
+    of the enterprise's most recent earlier inspection (protocol §2.3)."""
     out: dict[int, set[str]] = {}
-    if not enterprise_ids:
-        return out
-    for start in range(0, len(enterprise_ids), 1000):
-        chunk = enterprise_ids[start:start + 1000]
-        for enterprise_id, cert in db.session.execute(
-                select(Recusal.enterprise_id, Officer.cert_no).join(Officer, Officer.id == Recusal.officer_id)
-                .where(Recusal.enterprise_id.in_(chunk))):
-            out.setdefault(enterprise_id, set()).add(cert)
+    in_plan = select(Task.enterprise_id).where(Task.plan_id == plan.id)
+    for enterprise_id, cert in db.session.execute(
+            select(Recusal.enterprise_id, Officer.cert_no).join(Officer, Officer.id == Recusal.officer_id)
+            .where(Recusal.enterprise_id.in_(in_plan))):
+        out.setdefault(enterprise_id, set()).add(cert)
+    for enterprise_id, certs in previous_inspectors(plan, in_plan).items():
+        out.setdefault(enterprise_id, set()).update(certs)
     return out
 
 
+@dataclass
+class OfficerDrawResult:
+    drawn: list[InspectorDraw]
+    failed: list[tuple[Unit, str]]          # (unit, Chinese reason): nothing stored for it
+
+
 def draw_officers(plan_id: int, unit_id: int, entropy: str | None, actor=None) -> InspectorDraw:
-    """Draw k officers for each of the unit's tasks; all or nothing."""
+    """Draw k officers for each of one unit's tasks; all or nothing."""
+    result = draw_officers_many(plan_id, [unit_id], entropy, actor)
+    if result.failed:
+        raise PlanError(result.failed[0][1])
+    return result.drawn[0]
+
+
+def draw_officers_many(plan_id: int, unit_ids: list[int], entropy: str | None, actor=None) -> OfficerDrawResult:
+    """Officer draws of several units in one transaction (the city admin's "all units").
+
+    Each unit is its own draw with its own seed and is all-or-nothing: a unit whose
+    pool is too small is reported in ``failed`` and nothing is stored for it, while
+    the other units are drawn. Rows are loaded and written in bulk, so the cost is the
+    protocol's ranking (one HMAC per task and pool member), not round trips per unit.
+    """
     plan = lock_plan(plan_id)
     _require_state(plan, DISPATCHED, IN_PROGRESS, action="抽取检查人员")
-    unit = db.session.get(Unit, unit_id)
-    if db.session.scalar(select(InspectorDraw.id).where(InspectorDraw.plan_id == plan.id,
-                                                        InspectorDraw.unit_id == unit_id)):
-        raise PlanError(f"{unit.name}的检查人员已抽取，不能重复抽取（如需调整请逐户更换并说明理由）。")
-    tasks = db.session.scalars(select(Task).where(Task.plan_id == plan.id, Task.unit_id == unit_id)).all()
-    if not tasks:
-        raise PlanError(f"{unit.name}在本计划中没有抽查任务。")
-    officers = officer_pool(unit_id, plan.deadline)
-    pool = [o.cert_no for o in officers]
-    if len(pool) < plan.k:
-        raise PlanError(f"{unit.name}可抽取的检查人员只有 {len(pool)} 人（在岗且执法证有效期至 "
-                        f"{plan.deadline} 之后），少于每户 {plan.k} 人，未抽取。")
-    enterprise_ids = [t.enterprise_id for t in tasks]
-    excluded = recusals_for(enterprise_ids)
-    for enterprise_id, certs in previous_inspectors(plan, enterprise_ids).items():
-        excluded.setdefault(enterprise_id, set()).update(certs)
-    exclusions = {t.code: sorted(excluded.get(t.enterprise_id, set())) for t in tasks}
+    wanted = set(unit_ids)
+    # Many units (a city-wide draw) are filtered here rather than with an IN list of
+    # thousands of parameters.
+    few = len(wanted) <= 50
+    units = {u.id: u for u in db.session.scalars(select(Unit)) if u.id in wanted}
+    done = {u for u in db.session.scalars(select(InspectorDraw.unit_id).where(InspectorDraw.plan_id == plan.id))
+            if u in wanted}
+    task_stmt = select(Task.id, Task.code, Task.uscc, Task.enterprise_id, Task.unit_id).where(Task.plan_id == plan.id)
+    officer_stmt = (select(Officer.id, Officer.cert_no, Officer.unit_id).where(in_pool(plan.deadline))
+                    .order_by(Officer.cert_no))
+    if few:
+        task_stmt = task_stmt.where(Task.unit_id.in_(wanted))
+        officer_stmt = officer_stmt.where(Officer.unit_id.in_(wanted))
+    tasks_by_unit: dict[int, list] = {}
+    for row in db.session.execute(task_stmt):
+        if row.unit_id in wanted:
+            tasks_by_unit.setdefault(row.unit_id, []).append(row)
+    pools: dict[int, list] = {}
+    for row in db.session.execute(officer_stmt):
+        if row.unit_id in wanted:
+            pools.setdefault(row.unit_id, []).append(row)
+    excluded = _plan_exclusions(plan)
     source = "entered" if normalize_text(entropy) else "server"
-    entropy_value = sampling.resolve_entropy(entropy)
-    digest = sampling.pool_digest(pool)
-    seed = sampling.inspector_seed(plan.code, unit.code, digest, entropy_value)
-    try:
-        assignments = sampling.assign_inspectors([(t.code, t.uscc) for t in tasks], pool, exclusions, plan.k, seed)
-    except sampling.InsufficientPool as exc:
-        raise PlanError(f"{unit.name}的检查人员抽取失败：{exc}。未保存任何结果；请补充在岗人员或核对回避后重新抽取。") from exc
-    cap = sampling.compute_cap(len(tasks), plan.k, len(pool))
-    draw = InspectorDraw(plan_id=plan.id, unit_id=unit_id, pool_json=json.dumps(pool, ensure_ascii=False),
-                         pool_digest=digest, entropy=entropy_value, entropy_source=source, seed=seed, cap=cap,
-                         drawn_by=_actor_name(actor))
-    db.session.add(draw)
-    by_code = {t.code: t for t in tasks}
-    officer_ids = {o.cert_no: o.id for o in officers}
+    result = OfficerDrawResult([], [])
+    draw_infos, officer_rows, audit = [], [], []
     now = utcnow()
-    rows = []
-    for assignment in assignments:
-        task = by_code[assignment.task]
-        task.excluded_json = json.dumps(assignment.excluded, ensure_ascii=False)
-        task.cap_lifted = assignment.cap_lifted
-        for order, cert in enumerate(assignment.inspectors):
-            rows.append({"task_id": task.id, "officer_id": officer_ids[cert], "cert_no": cert, "drawn": True,
-                         "pick_order": order, "active": True, "added_at": now, "replaced_by": "",
-                         "replace_reason": ""})
-    db.session.flush()
-    bulk_insert(db.session, TaskOfficer.__table__, rows)
-    record("plan.officers_drawn", draw, details={"plan": plan.code, "unit": unit.code, "tasks": len(tasks),
-                                                 "pool": len(pool), "pool_digest": digest, "entropy": entropy_value,
-                                                 "entropy_source": source, "seed": seed, "cap": cap,
-                                                 "cap_lifted": sum(a.cap_lifted for a in assignments)}, user=actor)
-    task_units = set(db.session.scalars(select(Task.unit_id).where(Task.plan_id == plan.id).distinct()))
-    drawn_units = set(db.session.scalars(select(InspectorDraw.unit_id).where(InspectorDraw.plan_id == plan.id)))
-    if task_units <= drawn_units and plan.state == DISPATCHED:
-        plan.state = IN_PROGRESS
-        record("plan.in_progress", plan, details={"code": plan.code}, user=actor)
-    return draw
+    for unit_id in unit_ids:
+        unit = units.get(unit_id)
+        if unit is None:
+            raise PlanError("单位不存在")
+        if unit_id in done:
+            result.failed.append((unit, f"{unit.name}的检查人员已抽取，不能重复抽取（如需调整请逐户更换并说明理由）。"))
+            continue
+        tasks = tasks_by_unit.get(unit_id, [])
+        if not tasks:
+            result.failed.append((unit, f"{unit.name}在本计划中没有抽查任务。"))
+            continue
+        officers = pools.get(unit_id, [])
+        pool = [o.cert_no for o in officers]
+        if len(pool) < plan.k:
+            result.failed.append((unit, f"{unit.name}可抽取的检查人员只有 {len(pool)} 人（在岗且执法证有效期至 "
+                                        f"{plan.deadline} 之后），少于每户 {plan.k} 人，未抽取。"))
+            continue
+        exclusions = {t.code: sorted(excluded.get(t.enterprise_id, set())) for t in tasks}
+        entropy_value = sampling.resolve_entropy(entropy)   # server randomness is per unit
+        digest = sampling.pool_digest(pool)
+        seed = sampling.inspector_seed(plan.code, unit.code, digest, entropy_value)
+        try:
+            assignments = sampling.assign_inspectors([(t.code, t.uscc) for t in tasks], pool, exclusions,
+                                                     plan.k, seed)
+        except sampling.InsufficientPool as exc:
+            result.failed.append((unit, f"{unit.name}的检查人员抽取失败：{exc}。未保存任何结果；"
+                                        "请补充在岗人员或核对回避后重新抽取。"))
+            continue
+        cap = sampling.compute_cap(len(tasks), plan.k, len(pool))
+        draw = InspectorDraw(plan_id=plan.id, unit_id=unit_id, pool_json=json.dumps(pool, ensure_ascii=False),
+                             pool_digest=digest, entropy=entropy_value, entropy_source=source, seed=seed, cap=cap,
+                             drawn_by=_actor_name(actor), drawn_at=now)
+        draw.unit = unit  # for the caller's report; the row itself is written in bulk below
+        result.drawn.append(draw)
+        task_ids = {t.code: t.id for t in tasks}
+        officer_ids = {o.cert_no: o.id for o in officers}
+        for assignment in assignments:
+            task_id = task_ids[assignment.task]
+            draw_infos.append({"task_id": task_id,
+                                 "excluded_json": json.dumps(assignment.excluded, ensure_ascii=False),
+                                 "cap_lifted": assignment.cap_lifted})
+            for order, cert in enumerate(assignment.inspectors):
+                officer_rows.append({"task_id": task_id, "officer_id": officer_ids[cert], "cert_no": cert,
+                                     "drawn": True, "pick_order": order, "active": True, "added_at": now,
+                                     "replaced_by": "", "replace_reason": ""})
+        audit.append({"action": "plan.officers_drawn", "object_type": "inspector_draw", "object_id": unit.code,
+                      "details": {"plan": plan.code, "unit": unit.code, "tasks": len(tasks), "pool": len(pool),
+                                  "pool_digest": digest, "entropy": entropy_value, "entropy_source": source,
+                                  "seed": seed, "cap": cap, "cap_lifted": sum(a.cap_lifted for a in assignments)}})
+    if result.drawn:
+        columns = ("plan_id", "unit_id", "pool_json", "pool_digest", "entropy", "entropy_source", "seed", "cap",
+                   "drawn_by", "drawn_at")
+        bulk_insert(db.session, InspectorDraw.__table__, [{c: getattr(d, c) for c in columns} for d in result.drawn])
+        bulk_insert(db.session, TaskDrawInfo.__table__, draw_infos)
+        bulk_insert(db.session, TaskOfficer.__table__, officer_rows)
+        record_many(audit, user=actor)
+        db.session.flush()
+        if not units_without_officer_draw(plan) and plan.state == DISPATCHED:
+            plan.state = IN_PROGRESS
+            record("plan.in_progress", plan, details={"code": plan.code}, user=actor)
+    return result
 
 
 def units_without_officer_draw(plan: Plan) -> list[Unit]:
