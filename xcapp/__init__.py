@@ -66,11 +66,12 @@ def _register_blueprints(app: Flask) -> None:
     from .auth import bp as auth_bp
     from .main import bp as main_bp
     from .admin import bp as admin_bp
+    from .inspections import bp as inspections_bp
     from .plans import bp as plans_bp
     from .public import bp as public_bp
     from .registry import bp as registry_bp
 
-    for bp in (auth_bp, main_bp, audit_bp, admin_bp, registry_bp, plans_bp, public_bp):
+    for bp in (auth_bp, main_bp, audit_bp, admin_bp, registry_bp, plans_bp, public_bp, inspections_bp):
         app.register_blueprint(bp)
 
 

@@ -4,3 +4,4 @@ from .auth import models as _auth  # noqa: F401
 from .core import models as _core  # noqa: F401
 from .registry import models as _registry  # noqa: F401
 from .plans import models as _plans  # noqa: F401
+from .inspections import models as _inspections  # noqa: F401

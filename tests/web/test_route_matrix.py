@@ -13,15 +13,31 @@ ANON = "anon"
 CITY = "city_admin"
 COUNTY = "county_admin"          # 县局管理员 of 魏都区 (411002), owner of the sample objects
 OTHER = "other_county_admin"     # 县局管理员 of 禹州市 (411081)
-INSP = "inspector"               # 检查人员 of 魏都区
+INSP = "inspector"               # 检查人员 of 魏都区, not on the sample task
+ASSIGNED = "assigned"            # 检查人员 of 魏都区 assigned to the sample task
 RO = "readonly"
-ACTORS = (ANON, CITY, COUNTY, OTHER, INSP, RO)
+ACTORS = (ANON, CITY, COUNTY, OTHER, INSP, ASSIGNED, RO)
 
 
 def same(status, **overrides):
+    """Every actor gets ``status`` unless overridden; the assigned officer gets what any
+    inspector gets unless overridden."""
     result = {actor: status for actor in ACTORS}
     result.update(overrides)
+    result.setdefault(ASSIGNED, result[INSP])
+    if ASSIGNED not in overrides:
+        result[ASSIGNED] = result[INSP]
     return result
+
+
+def officer_view(ok=200):
+    """Task data: staff of the unit and the assigned officer; other inspectors get 404."""
+    return same(ok, anon=302, other_county_admin=404, inspector=404, assigned=ok)
+
+
+def officer_write(ok=302):
+    """Checklist writes: only the assigned officer; staff are refused (403), others 404."""
+    return same(403, anon=302, other_county_admin=404, inspector=404, assigned=ok)
 
 
 def staff(ok=200, anon=302):
@@ -97,9 +113,37 @@ EXPECTED = {
     ("plans.officers_draw", "POST"): owned(302, readonly=403, inspector=403),
     ("plans.officers_draw_all", "POST"): same(403, anon=302, city_admin=302),
     ("plans.task_list", "GET"): staff(),
-    ("plans.task_detail", "GET"): owned(200),
+    ("plans.task_detail", "GET"): owned(200) | {ASSIGNED: 200},
     ("plans.officer_replace", "POST"): owned(302, readonly=403, inspector=403),
-    ("plans.my_tasks", "GET"): same(403, anon=302, inspector=200),
+    # The phone: only the officers of a task fill it; staff of the unit can read it.
+    ("inspections.my_tasks", "GET"): same(403, anon=302, inspector=200, assigned=200),
+    ("inspections.checklist", "GET"): officer_view(),
+    ("inspections.start_inspection", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.item", "GET"): officer_view(),
+    ("inspections.item", "POST"): officer_write(),
+    ("inspections.extra_add", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.extra_save", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.extra_delete", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.summary_save", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.equipment", "GET"): officer_view(),
+    ("inspections.equipment", "POST"): officer_write(),
+    ("inspections.equipment_save", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.equipment_confirm", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.photo_add", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.photo", "GET"): officer_view(),
+    ("inspections.file", "GET"): officer_view(),
+    ("inspections.officer_sign", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.enterprise_sign", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.enterprise_refusal", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.self_check", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.self_report", "POST"): same(302, anon=302, other_county_admin=404, readonly=403, inspector=404,
+                                              assigned=302),
+    ("inspections.not_inspected", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.submit_record", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.stamp", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.review_list", "GET"): staff(),
+    ("inspections.review_approve", "POST"): owned(302, readonly=403, inspector=403),
+    ("inspections.review_return", "POST"): owned(302, readonly=403, inspector=403),
     # The public receipt of a draw needs no login.
     ("public.index", "GET"): same(200),
     ("public.receipt", "GET"): same(200),
@@ -111,12 +155,15 @@ POST_DATA = {
     "registry.recusal_create": lambda s: {"enterprise": s["uscc"], "officer_id": s["officer_id"],
                                           "reason": "近亲属在该企业任职"},
     "registry.category_update": lambda s: {"name": "水泥", "active": "1"},
+    "inspections.photo_add": lambda s: {"item_no": "1"},
+    "inspections.officer_sign": lambda s: {"officer_id": "1"},
 }
 
 
 @pytest.fixture
 def actors(make_user):
     users = {
+        ASSIGNED: make_user(INSPECTOR, "411002", username="matrix_assigned"),
         CITY: make_user(CITY_ADMIN, "411000"),
         COUNTY: make_user(COUNTY_ADMIN, "411002"),
         OTHER: make_user(COUNTY_ADMIN, "411081"),
@@ -135,7 +182,7 @@ def make_samples(make_user, actors, make_enterprise, make_officer):
     from xcapp.registry.services import declare_recusal, set_equipment
 
     target = make_user(INSPECTOR, "411002")
-    plan, task = _plan_sample(make_enterprise, make_officer)
+    plan, task, inspection, photo, signature = _plan_sample(make_enterprise, make_officer, actors[ASSIGNED])
 
     def factory():
         enterprise = make_enterprise(unit="411002")
@@ -151,13 +198,16 @@ def make_samples(make_user, actors, make_enterprise, make_officer):
         return {"user_id": target.id, "enterprise_id": enterprise.id, "row_id": enterprise.equipment[0].id,
                 "officer_id": officer.id, "recusal_id": recusal.id, "category_id": category.id,
                 "batch_id": batch.id, "kind": "enterprises", "fmt": "xlsx", "uscc": enterprise.uscc,
-                "plan_id": plan.id, "task_id": task.id, "unit_id": task.unit_id}
+                "plan_id": plan.id, "task_id": task.id, "unit_id": task.unit_id, "inspection_id": inspection.id,
+                "item_no": 1, "photo_id": photo.id, "blob_id": signature.blob_id}
 
     return factory
 
 
-def _plan_sample(make_enterprise, make_officer):
-    """A plan of 魏都区 enterprises, dispatched, with its officers drawn."""
+def _plan_sample(make_enterprise, make_officer, assigned_user):
+    """A plan of 魏都区 enterprises, dispatched, with its officers drawn; the first task's
+    first officer is ``assigned_user``, who has started the checklist with a photo and
+    a signature."""
     from xcapp.extensions import db
     from xcapp.plans.models import Task
     from xcapp.plans.services import create_plan, dispatch_plan, draw_enterprises, draw_officers, freeze_plan
@@ -173,8 +223,29 @@ def _plan_sample(make_enterprise, make_officer):
     dispatch_plan(plan.id)
     task = db.session.scalars(db.select(Task).order_by(Task.code)).first()
     draw_officers(plan.id, task.unit_id, "")
+    db.session.refresh(task)
+    task.active_officers[0].officer.user_id = assigned_user.id
+    db.session.flush()
+    import base64
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from xcapp.inspections.services import add_photo, sign_officer, start
+
+    inspection = start(task.id, assigned_user)
+    db.session.flush()
+    jpeg = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(jpeg, "JPEG")
+    photo = add_photo(inspection.id, 1, jpeg.getvalue(), assigned_user)
+    png = io.BytesIO()
+    pad = Image.new("RGBA", (200, 80), (255, 255, 255, 0))
+    ImageDraw.Draw(pad).line([(5, 40), (90, 10), (190, 70)], fill=(0, 0, 0, 255), width=4)
+    pad.save(png, "PNG")
+    signature = sign_officer(inspection.id, task.active_officers[0].officer_id, True,
+                             "data:image/png;base64," + base64.b64encode(png.getvalue()).decode(), assigned_user)
     db.session.commit()
-    return plan, task
+    return plan, task, inspection, photo, signature
 
 
 @pytest.fixture

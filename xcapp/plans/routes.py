@@ -248,14 +248,3 @@ def officer_replace(task_id: int, officer_id: int):
         db.session.rollback()
         flash(exc.message, "error")
     return redirect(url_for("plans.task_detail", task_id=task_id))
-
-
-@bp.route("/mine")
-@access(INSPECTOR)
-def my_tasks():
-    """An officer's tasks (the inspection screens build on this)."""
-    tasks = db.session.scalars(scoped(select(Task), Task).join(Plan, Plan.id == Task.plan_id)
-                               .order_by(Plan.deadline, Task.code)).unique().all()
-    return render_template("plans/my_tasks.html", tasks=tasks)
-
-

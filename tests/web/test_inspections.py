@@ -1,0 +1,365 @@
+"""一企两表 on the phone: items, conclusion rule, equipment, photos, signatures, submit, seal, review."""
+import base64
+import io
+import json
+import re
+import threading
+
+import pytest
+from PIL import Image, ImageDraw
+from sqlalchemy import func, select, text
+
+from xcapp.audit.services import verify_chain
+from xcapp.extensions import db
+from xcapp.inspections import rules
+from xcapp.inspections.models import Answer, Inspection, Photo, SaveReceipt
+from xcapp.inspections.services import compute_seal, seal_intact
+from xcapp.plans.models import Task
+
+HX = {"HX-Request": "true"}
+
+
+def signature_url():
+    img = Image.new("RGBA", (320, 120), (255, 255, 255, 0))
+    ImageDraw.Draw(img).line([(10, 60), (120, 20), (200, 100), (300, 40)], fill=(0, 0, 0, 255), width=4)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def jpeg_bytes(size=(2400, 1800)):
+    buf = io.BytesIO()
+    Image.new("RGB", size, (120, 160, 200)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def task_setup(app, make_enterprise, make_officer, make_user):
+    """A dispatched task of 魏都区 with two officers, each linked to an inspector account."""
+    from xcapp.plans.services import create_plan, dispatch_plan, draw_enterprises, draw_officers, freeze_plan
+    from xcapp.registry.services import set_equipment
+
+    enterprise = make_enterprise(unit="411002", risk="高", name="许昌喆堃电缆有限公司")
+    set_equipment(enterprise, [{"name": "挤塑机", "model": "SJ-90", "quantity": 2},
+                               {"name": "火花试验机", "model": "HF-15", "quantity": 1}])
+    officers = [make_officer(unit="411002") for _ in range(2)]
+    plan = create_plan({"code": "测试〔2023〕1号", "name": "测试", "year": 2030, "ratio_low": 100, "ratio_mid": 100,
+                        "ratio_midhigh": 100, "ratio_high": 100, "k": 2, "deadline": "2030-10-31", "scope": []})
+    freeze_plan(plan.id)
+    draw_enterprises(plan.id, "t")
+    dispatch_plan(plan.id)
+    task = db.session.scalar(select(Task))
+    draw_officers(plan.id, task.unit_id, "")
+    users = []
+    for i, officer in enumerate(officers):
+        user = make_user("inspector", "411002", username=f"jc{i}")
+        officer.user_id = user.id
+        users.append(user)
+    db.session.commit()
+    return task, officers, users
+
+
+@pytest.fixture
+def started(task_setup, client, auth):
+    task, officers, users = task_setup
+    auth.login_as(users[0])
+    assert client.post(f"/inspections/tasks/{task.id}/start").status_code == 302
+    inspection = db.session.scalar(select(Inspection))
+    return task, officers, users, inspection
+
+
+def save(client, inspection, item_no, record=None, conclusion=None, remark=None, htmx=True, **extra):
+    data = {"record_present": "1"} if record is not None else {}
+    if record is not None:
+        data["record"] = record
+    if conclusion is not None:
+        data["conclusion"] = conclusion
+    if remark is not None:
+        data["remark"] = remark
+    data.update(extra)
+    return client.post(f"/inspections/{inspection.id}/items/{item_no}", data=data, headers=HX if htmx else {})
+
+
+PASSING = {1: "valid", 2: "unchanged", 3: "not_exists", 4: "marked", 5: "valid", 6: "tested_archived",
+           7: "established_executed", 8: "yes", 9: "conform", 10: "none", 11: "none"}
+
+
+def fill_all(client, inspection, override=None):
+    answers = {**PASSING, **(override or {})}
+    for no, code in answers.items():
+        assert save(client, inspection, no, record=code).status_code == 200
+    assert save(client, inspection, 12, record=rules.NO_EXTRA_ITEMS, conclusion="").status_code == 200
+
+
+def finish(client, inspection, officers, refuse=True):
+    for row in inspection.equipment_rows:
+        client.post(f"/inspections/{inspection.id}/equipment/{row.id}", data={"onsite_qty": "2", "status": "same"},
+                    headers=HX)
+    assert client.post(f"/inspections/{inspection.id}/equipment/confirm", headers=HX).status_code == 200
+    for officer in officers:
+        r = client.post(f"/inspections/{inspection.id}/signatures", headers=HX,
+                        data={"officer_id": officer.id, "certificate_shown": "1", "signature": signature_url()})
+        assert r.status_code == 200, r.get_data(as_text=True)
+    if refuse:
+        r = client.post(f"/inspections/{inspection.id}/refusal", headers=HX,
+                        data={"reason": "法定代表人称需请示总公司，拒绝签字", "attest": [str(o.id) for o in officers]})
+        assert r.status_code == 200
+    else:
+        r = client.post(f"/inspections/{inspection.id}/enterprise", headers=HX,
+                        data={"opinion": "无异议", "representative": "王喆", "signature": signature_url()})
+        assert r.status_code == 200
+
+
+def test_item_definitions_verbatim_and_rule():
+    assert len(rules.ITEMS) == 11 and rules.ITEMS[1].text == "营业执照是否有效，生产许可证是否在有效期内"
+    answers = {n: rules.Answer(code, rules.proposed_conclusion(n, code)) for n, code in PASSING.items()}
+    answers[12] = rules.Answer(rules.NO_EXTRA_ITEMS, None)
+    assert rules.overall_conclusion(answers) == rules.PASS
+    answers[6] = rules.Answer("records_incomplete", rules.NONCONFORM)
+    assert rules.overall_conclusion(answers) == rules.FAIL
+
+
+def test_checklist_page_full_and_items_as_fragments(started, client):
+    task, _officers, _users, inspection = started
+    page = client.get(f"/inspections/tasks/{task.id}").get_data(as_text=True)
+    assert "<html" in page and "已填 <strong>0/12</strong>" in page
+    for item in rules.ITEMS.values():
+        assert item.text in page
+    assert "挤塑机" in page and "关键生产设备表" in page
+    for no in range(1, 13):
+        full = client.get(f"/inspections/{inspection.id}/items/{no}")
+        assert full.status_code == 200 and "<html" in full.get_data(as_text=True)
+        fragment = client.get(f"/inspections/{inspection.id}/items/{no}", headers=HX).get_data(as_text=True)
+        assert "<html" not in fragment and f'id="item-{no}"' in fragment
+    assert client.get(f"/inspections/{inspection.id}/items/13").status_code == 404
+
+
+def test_tapping_an_option_saves_and_proposes_conclusion(started, client):
+    _task, _o, _u, inspection = started
+    response = save(client, inspection, 1, record="expired")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body and "已保存" in body
+    assert 'hx-swap-oob="true"' in body and "已填 <strong>1/12</strong>" in body
+    answer = db.session.scalar(select(Answer).where(Answer.item_no == 1))
+    assert answer.record == "expired" and answer.conclusion == rules.NONCONFORM
+    # The officer may override; a new record then keeps the chosen conclusion.
+    save(client, inspection, 1, record="valid")
+    db.session.refresh(answer)
+    assert answer.conclusion == rules.CONFORM
+    save(client, inspection, 4, conclusion="na")
+    assert db.session.scalar(select(Answer).where(Answer.item_no == 4)).conclusion == "na"
+    bad = save(client, inspection, 1, conclusion="na")
+    assert bad.status_code == 422 and "不适用" in bad.get_data(as_text=True) or bad.status_code == 422
+
+
+def test_nested_options_items_10_and_11(started, client):
+    _task, _o, _u, inspection = started
+    save(client, inspection, 10, record="has_unhandled")
+    assert db.session.scalar(select(Answer).where(Answer.item_no == 10)).conclusion == rules.NONCONFORM
+    save(client, inspection, 11, record=["has_altered", "has_other"])
+    answer = db.session.scalar(select(Answer).where(Answer.item_no == 11))
+    assert set(answer.record.split(",")) == {"has_altered", "has_other"} and answer.conclusion == rules.NONCONFORM
+    assert save(client, inspection, 11, record=["has_altered", "none"]).status_code == 422
+
+
+def test_one_nonconformity_gives_fail_and_summary(started, client):
+    _task, _o, _u, inspection = started
+    fill_all(client, inspection, {6: "records_incomplete"})
+    save(client, inspection, 6, remark="2023年8月批次出厂检验记录缺失")
+    page = client.get(f"/inspections/tasks/{inspection.task_id}").get_data(as_text=True)
+    assert "已填 <strong>12/12</strong>" in page and "☑不合格" in page
+    assert "第6项 出厂检验及记录存档：检验记录不全；2023年8月批次出厂检验记录缺失" in page
+
+
+def test_idempotent_saves(started, client):
+    _task, _o, _u, inspection = started
+    first = save(client, inspection, 3, record="exists", save_key="k-1")
+    again = save(client, inspection, 3, record="not_exists", save_key="k-1")  # a retry of the same save
+    assert first.status_code == again.status_code == 200
+    answer = db.session.scalar(select(Answer).where(Answer.item_no == 3))
+    assert answer.record == "exists" and answer.version == 1
+    assert db.session.scalar(select(func.count()).select_from(SaveReceipt)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Answer)) == 1
+
+
+def test_two_officers_never_overwrite_silently(started, client, app, auth):
+    _task, _o, users, inspection = started
+    save(client, inspection, 5, record="valid", base_version=0)
+    other = app.test_client()
+    with other.session_transaction() as sess:
+        sess["_user_id"] = users[1].get_id()
+    stale = other.post(f"/inspections/{inspection.id}/items/5", headers=HX,
+                       data={"record_present": "1", "record": "invalid", "base_version": "0"})
+    assert stale.status_code == 409
+    assert "刚刚修改了此项" in stale.get_data(as_text=True)
+    assert db.session.scalar(select(Answer).where(Answer.item_no == 5)).record == "valid"
+    fresh = other.post(f"/inspections/{inspection.id}/items/5", headers=HX,
+                       data={"record_present": "1", "record": "invalid", "base_version": "1"})
+    assert fresh.status_code == 200
+    answer = db.session.scalar(select(Answer).where(Answer.item_no == 5))
+    assert answer.record == "invalid" and answer.updated_by == users[1].username
+
+
+def test_concurrent_saves_of_different_items_all_land(started, app):
+    _task, _o, users, inspection = started
+    errors = []
+
+    def worker(user_id, items):
+        client = app.test_client()
+        with client.session_transaction() as sess:
+            sess["_user_id"] = user_id
+        for no in items:
+            r = client.post(f"{url}{no}", headers=HX,
+                            data={"record_present": "1", "record": PASSING[no]})
+            if r.status_code != 200:
+                errors.append((no, r.status_code))
+
+    ids = [u.get_id() for u in users]
+    url = f"/inspections/{inspection.id}/items/"
+    db.session.commit()  # the test's own transaction must not hold SQLite's write lock
+    threads = [threading.Thread(target=worker, args=(ids[0], [1, 2, 3, 4, 5])),
+               threading.Thread(target=worker, args=(ids[1], [6, 7, 8, 9, 10, 11]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Answer)) == 11
+    assert verify_chain().ok
+
+
+def test_submit_preconditions_and_seal(started, client):
+    task, officers, _u, inspection = started
+    fill_all(client, inspection)
+    blocked = client.post(f"/inspections/{inspection.id}/submit", data={"inspection_date": "2026-11-01"})
+    assert blocked.status_code == 302
+    db.session.refresh(inspection)
+    assert inspection.state == "draft"
+    finish(client, inspection, officers, refuse=True)
+    future = client.post(f"/inspections/{inspection.id}/submit", data={"inspection_date": "2099-01-01"})
+    db.session.refresh(inspection)
+    assert future.status_code == 302 and inspection.state == "draft"
+    client.post(f"/inspections/{inspection.id}/submit", data={"inspection_date": "2026-11-01", "lat": "34.03",
+                                                              "lon": "113.85", "accuracy": "20"})
+    db.session.refresh(inspection)
+    assert inspection.state == "submitted" and inspection.conclusion == rules.PASS
+    assert inspection.seal_hash and seal_intact(inspection) and inspection.geo_lat == 34.03
+    assert db.session.get(Task, task.id).state == "submitted"
+    page = client.get(f"/inspections/tasks/{task.id}").get_data(as_text=True)
+    assert inspection.seal_hash in page
+    # Nothing can be edited after submit.
+    assert save(client, inspection, 1, record="expired").status_code == 409
+    # Any change to a stored answer after submit is detected.
+    db.session.execute(text("UPDATE answer SET record = 'expired' WHERE item_no = 1"))
+    db.session.commit()
+    db.session.expire_all()
+    assert not seal_intact(db.session.get(Inspection, inspection.id))
+
+
+def test_photo_validation_and_storage(started, client):
+    _task, _o, _u, inspection = started
+    ok = client.post(f"/inspections/{inspection.id}/photos", headers=HX, content_type="multipart/form-data",
+                     data={"item_no": "4", "photo": (io.BytesIO(jpeg_bytes()), "p.jpg")})
+    assert ok.status_code == 200 and "第4项照片" in ok.get_data(as_text=True)
+    photo = db.session.scalar(select(Photo))
+    stored = Image.open(io.BytesIO(client.get(f"/inspections/photos/{photo.id}").data))
+    assert max(stored.size) == 1600
+    bad = client.post(f"/inspections/{inspection.id}/photos", headers=HX, content_type="multipart/form-data",
+                      data={"item_no": "4", "photo": (io.BytesIO(b"not an image at all"), "p.jpg")})
+    assert bad.status_code == 422 and "图片" in bad.get_data(as_text=True)
+    big = client.post(f"/inspections/{inspection.id}/photos", headers=HX, content_type="multipart/form-data",
+                      data={"item_no": "4", "photo": (io.BytesIO(b"\xff\xd8" + b"0" * (10 * 1024 * 1024 + 10)), "p.jpg")})
+    assert big.status_code in (413, 422)
+    assert db.session.scalar(select(func.count()).select_from(Photo)) == 1
+
+
+def test_not_inspected_recorded_and_sealed(started, client):
+    task, _o, _u, inspection = started
+    refused = client.post(f"/inspections/{inspection.id}/not-inspected", headers=HX,
+                          data={"reason": "", "remark": ""})
+    assert refused.status_code == 422
+    r = client.post(f"/inspections/{inspection.id}/not-inspected", headers=HX,
+                    data={"reason": "suspended", "remark": "厂区大门上锁，门卫称已停产半年", "inspection_date": "2026-11-02"})
+    assert r.status_code == 200
+    db.session.refresh(inspection)
+    assert inspection.state == "submitted" and inspection.not_inspected_reason == "suspended" and seal_intact(inspection)
+
+
+def test_review_approve_and_return_keeps_sealed_revision(started, client, auth, make_user):
+    task, officers, users, inspection = started
+    fill_all(client, inspection, {3: "exists"})
+    finish(client, inspection, officers, refuse=False)
+    client.post(f"/inspections/{inspection.id}/submit", data={"inspection_date": "2026-11-01"})
+    db.session.refresh(inspection)
+    seal = inspection.seal_hash
+    auth.login_as(make_user("county_admin", "411081"))
+    assert client.get("/inspections/review").get_data(as_text=True).count("review-") == 0
+    assert client.post(f"/inspections/{inspection.id}/return", data={"reason": "x"}).status_code == 404
+    auth.login_as(make_user("county_admin", "411002"))
+    assert "封存校验一致" in client.get("/inspections/review").get_data(as_text=True)
+    client.post(f"/inspections/{inspection.id}/return", data={"reason": ""})
+    db.session.refresh(inspection)
+    assert inspection.state == "submitted"
+    client.post(f"/inspections/{inspection.id}/return", data={"reason": "第3项备注不清楚"})
+    db.session.expire_all()
+    old = db.session.get(Inspection, inspection.id)
+    new = db.session.scalar(select(Inspection).where(Inspection.revision == 2))
+    assert old.state == "returned" and old.seal_hash == seal and seal_intact(old)
+    assert new.state == "draft" and new.answer(3).record == "exists"
+    assert db.session.get(Task, task.id).state == "returned"
+    readable = client.get(f"/inspections/tasks/{task.id}?revision=1").get_data(as_text=True)
+    assert seal in readable
+    # The officer re-signs and resubmits; the admin approves.
+    auth.login_as(users[0])
+    finish(client, new, officers, refuse=True)
+    client.post(f"/inspections/{new.id}/submit", data={"inspection_date": "2026-11-03"})
+    auth.login_as(make_user("county_admin", "411002"))
+    client.post(f"/inspections/{new.id}/approve")
+    db.session.expire_all()
+    assert db.session.get(Inspection, new.id).state == "approved" and db.session.get(Task, task.id).state == "approved"
+    assert verify_chain().ok
+
+
+def test_only_assigned_officers_fill(task_setup, client, auth, make_user):
+    task, _officers, _users = task_setup
+    stranger = make_user("inspector", "411002", username="stranger")
+    auth.login_as(stranger)
+    assert client.get(f"/inspections/tasks/{task.id}").status_code == 404
+    assert client.post(f"/inspections/tasks/{task.id}/start").status_code == 404
+    auth.login_as(make_user("county_admin", "411002"))
+    assert client.get(f"/inspections/tasks/{task.id}").status_code == 200
+    assert client.post(f"/inspections/tasks/{task.id}/start").status_code == 403
+
+
+def test_my_tasks_lists_map_call_and_partner(task_setup, client, auth):
+    task, officers, users = task_setup
+    auth.login_as(users[0])
+    page = client.get("/inspections/mine").get_data(as_text=True)
+    assert task.enterprise.name in page and "tel:" in page and "uri.amap.com" in page
+    assert officers[1].name in page
+
+
+def test_self_report_and_stamp(started, client):
+    task, officers, _u, inspection = started
+    r = client.post(f"/inspections/tasks/{task.id}/self-report", data={"text": "企业自查：生产条件未变化。"})
+    assert r.status_code == 302
+    fake = client.post(f"/inspections/tasks/{task.id}/self-report", content_type="multipart/form-data",
+                       data={"text": "x", "file": (io.BytesIO(b"MZ\x90\x00"), "report.pdf")})
+    assert fake.status_code == 302
+    page = client.get(f"/inspections/tasks/{task.id}").get_data(as_text=True)
+    assert "企业自查：生产条件未变化。" in page
+    client.post(f"/inspections/{inspection.id}/self-check", data={"match": "match"}, headers=HX)
+    fill_all(client, inspection)
+    finish(client, inspection, officers)
+    early = client.post(f"/inspections/{inspection.id}/stamp", content_type="multipart/form-data",
+                        data={"photo": (io.BytesIO(jpeg_bytes((800, 600))), "s.jpg")})
+    db.session.refresh(inspection)
+    assert early.status_code == 302 and inspection.stamp_blob_id is None
+    client.post(f"/inspections/{inspection.id}/submit", data={"inspection_date": "2026-11-01"})
+    client.post(f"/inspections/{inspection.id}/stamp", content_type="multipart/form-data",
+                data={"photo": (io.BytesIO(jpeg_bytes((800, 600))), "s.jpg")})
+    db.session.refresh(inspection)
+    assert inspection.stamp_blob_id is not None and seal_intact(inspection)
+    assert json.loads(json.dumps({"seal": compute_seal(inspection)}))
+    assert re.search(r"已存盖章页照片", client.get(f"/inspections/tasks/{task.id}").get_data(as_text=True))

@@ -1,0 +1,216 @@
+"""一企两表 on the phone: an inspection (one revision of a task's record), its answers,
+item-12 rows, equipment rows, photos, signatures, and the files they point to."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (Boolean, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..core.timeutil import utcnow
+from ..extensions import db
+
+DRAFT, SUBMITTED, RETURNED, APPROVED = "draft", "submitted", "returned", "approved"
+STATE_LABELS = {DRAFT: "填写中", SUBMITTED: "已提交", RETURNED: "已退回", APPROVED: "已通过"}
+SELF_CHECK_MATCH = {"match": "符合", "partly": "基本符合", "mismatch": "不符合", "none": "企业未提供自查报告"}
+
+
+class Blob(db.Model):
+    """An uploaded file (photo, signature, report), kept in the database so that
+    several app servers can share one PostgreSQL."""
+
+    __tablename__ = "blob"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Inspection(db.Model):
+    __tablename__ = "inspection"
+    __table_args__ = (UniqueConstraint("task_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), index=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(12), default=DRAFT, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    method: Mapped[str] = mapped_column(String(20), default="实地检查")
+    problem_summary: Mapped[str] = mapped_column(Text, default="")
+    summary_edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    equipment_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    equipment_confirmed_by: Mapped[str] = mapped_column(String(64), default="")
+    self_check_match: Mapped[str] = mapped_column(String(10), default="")
+    self_check_note: Mapped[str] = mapped_column(Text, default="")
+    enterprise_opinion: Mapped[str] = mapped_column(Text, default="")
+    enterprise_rep: Mapped[str] = mapped_column(String(40), default="")
+    enterprise_signature_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id"), nullable=True)
+    enterprise_signed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    refused: Mapped[bool] = mapped_column(Boolean, default=False)
+    refusal_reason: Mapped[str] = mapped_column(Text, default="")
+    refusal_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    refusal_attested_by: Mapped[str] = mapped_column(Text, default="[]")   # officer cert numbers (JSON)
+    not_inspected_reason: Mapped[str] = mapped_column(String(20), default="")
+    not_inspected_remark: Mapped[str] = mapped_column(Text, default="")
+    inspection_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    conclusion: Mapped[str] = mapped_column(String(8), default="")
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    submitted_by: Mapped[str] = mapped_column(String(64), default="")
+    seal_hash: Mapped[str] = mapped_column(String(64), default="")
+    geo_lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    geo_lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    geo_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    reviewed_by: Mapped[str] = mapped_column(String(64), default="")
+    return_reason: Mapped[str] = mapped_column(Text, default="")
+    stamp_blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id"), nullable=True)
+
+    task = relationship("Task", lazy="joined")
+    answers: Mapped[list["Answer"]] = relationship(back_populates="inspection", order_by="Answer.item_no")
+    extra_rows: Mapped[list["ExtraRow"]] = relationship(order_by="ExtraRow.position")
+    equipment_rows: Mapped[list["EquipmentRow"]] = relationship(order_by="EquipmentRow.position")
+    photos: Mapped[list["Photo"]] = relationship(order_by="Photo.id")
+    signatures: Mapped[list["Signature"]] = relationship(order_by="Signature.id")
+
+    @classmethod
+    def unit_scope_column(cls):
+        from ..plans.models import Task
+
+        return db.select(Task.unit_id).where(Task.id == cls.task_id).scalar_subquery()
+
+    @classmethod
+    def inspector_scope(cls, stmt, user):
+        from ..plans.models import Task
+
+        return stmt.where(cls.task_id.in_(Task.inspector_scope(db.select(Task.id), user)))
+
+    @property
+    def editable(self) -> bool:
+        return self.state == DRAFT
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS.get(self.state, self.state)
+
+    def answer(self, item_no: int) -> "Answer | None":
+        return next((a for a in self.answers if a.item_no == item_no), None)
+
+
+class Answer(db.Model):
+    """One item of the checklist: who saved it last and when, with a version for
+    concurrent editing by the two officers."""
+
+    __tablename__ = "answer"
+    __table_args__ = (UniqueConstraint("inspection_id", "item_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    item_no: Mapped[int] = mapped_column(Integer)
+    record: Mapped[str] = mapped_column(String(120), default="")
+    conclusion: Mapped[str] = mapped_column(String(12), default="")
+    remark: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_by_name: Mapped[str] = mapped_column(String(64), default="")
+
+    inspection: Mapped[Inspection] = relationship(back_populates="answers")
+
+
+class SaveReceipt(db.Model):
+    """Idempotency: a save the server has applied, by the client's key. A retried or
+    double-tapped request with the same key changes nothing."""
+
+    __tablename__ = "save_receipt"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    target: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ExtraRow(db.Model):
+    """Item 12: a free row (项目, 检查记录, 结论) for the product's implementing rules."""
+
+    __tablename__ = "extra_row"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    project: Mapped[str] = mapped_column(String(200), default="")
+    record: Mapped[str] = mapped_column(Text, default="")
+    conclusion: Mapped[str] = mapped_column(String(12), default="")
+    remark: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class EquipmentRow(db.Model):
+    """关键生产设备表: a row pre-filled from the licensing equipment, or added on site."""
+
+    __tablename__ = "equipment_row"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    model: Mapped[str] = mapped_column(String(100), default="")
+    licensed_qty: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    onsite_qty: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(10), default="")
+    remark: Mapped[str] = mapped_column(Text, default="")
+    from_licence: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Photo(db.Model):
+    __tablename__ = "photo"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    item_no: Mapped[int] = mapped_column(Integer, default=0)   # 0: not-inspected evidence
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blob.id"))
+    thumb_blob_id: Mapped[int] = mapped_column(ForeignKey("blob.id"))
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    uploaded_by: Mapped[str] = mapped_column(String(64), default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class Signature(db.Model):
+    """An officer's signature, with the confirmation that the certificate was shown."""
+
+    __tablename__ = "signature"
+    __table_args__ = (UniqueConstraint("inspection_id", "officer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"))
+    cert_no: Mapped[str] = mapped_column(String(30))
+    certificate_shown: Mapped[bool] = mapped_column(Boolean, default=False)
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blob.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(64), default="")
+
+    officer = relationship("Officer", lazy="joined")
+
+
+class SelfReport(db.Model):
+    """The enterprise's 自查报告 for a task, entered before the visit."""
+
+    __tablename__ = "self_report"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), primary_key=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id"), nullable=True)
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    entered_by: Mapped[str] = mapped_column(String(64), default="")
+    entered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

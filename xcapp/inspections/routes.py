@@ -1,0 +1,415 @@
+"""The officers' screens: my tasks, the checklist item by item, the equipment table,
+photos, signatures, submit; and the county admin's review."""
+from __future__ import annotations
+
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+
+from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404, scoped
+from ..core.roles import COUNTY_ADMIN, CITY_ADMIN, INSPECTOR
+from ..core.timeutil import local_today
+from ..extensions import db
+from ..htmx import is_htmx
+from ..plans.models import Plan, Task
+from . import bp, rules
+from .models import SELF_CHECK_MATCH, SUBMITTED, Blob, Inspection, Photo, SelfReport
+from .services import (Conflict, InspectionError, add_equipment_row, add_extra_row, add_photo, approve,
+                       attach_stamp, confirm_equipment, delete_extra_row, equipment_warning, latest, officer_of,
+                       record_not_inspected, record_refusal, return_for_revision, save_answer, save_equipment_row,
+                       save_extra_row, save_self_check, save_self_report, save_summary, seal_intact, sign_enterprise,
+                       sign_officer, start, status, submit)
+
+PAGE = "inspections/checklist.html"
+MAX_PHOTO_UPLOAD = 10 * 1024 * 1024
+
+
+def _task(task_id: int) -> Task:
+    return get_scoped_or_404(Task, task_id)
+
+
+def _inspection(inspection_id: int) -> Inspection:
+    return get_scoped_or_404(Inspection, inspection_id)
+
+
+def _ctx(inspection: Inspection | None, task: Task, **extra) -> dict:
+    ctx = dict(task=task, inspection=inspection, rules=rules, items=list(rules.ITEMS.values()),
+               item12=rules.ITEM_12, self_check_options=SELF_CHECK_MATCH,
+               self_report=db.session.get(SelfReport, task.id),
+               me=officer_of(current_user, task) if current_user.role == INSPECTOR else None,
+               can_manage=can_edit_unit(task.unit_id), today=local_today().isoformat())
+    if inspection is not None:
+        ctx["state"] = status(inspection)
+        ctx["photos_by_item"] = _photos_by_item(inspection)
+        ctx["equipment_warning"] = equipment_warning(inspection)
+        ctx["revisions"] = db.session.scalars(select(Inspection).where(Inspection.task_id == task.id)
+                                              .order_by(Inspection.revision)).all()
+    ctx.update(extra)
+    return ctx
+
+
+def _photos_by_item(inspection: Inspection) -> dict[int, list[Photo]]:
+    out: dict[int, list[Photo]] = {}
+    for photo in inspection.photos:
+        out.setdefault(photo.item_no, []).append(photo)
+    return out
+
+
+def _form_key() -> str | None:
+    return request.form.get("save_key") or request.headers.get("X-Idempotency-Key")
+
+
+# ------------------------------------------------------------------ my tasks
+
+@bp.route("/mine")
+@access(INSPECTOR)
+def my_tasks():
+    tasks = db.session.scalars(scoped(select(Task), Task).join(Plan, Plan.id == Task.plan_id)
+                               .order_by(Plan.deadline, Task.code)).unique().all()
+    return render_template("inspections/my_tasks.html", tasks=tasks)
+
+
+# ------------------------------------------------------------------ the checklist
+
+@bp.route("/tasks/<int:task_id>")
+@access(*STAFF_ROLES, INSPECTOR)
+def checklist(task_id: int):
+    task = _task(task_id)
+    inspection = latest(task)
+    revision = request.args.get("revision", type=int)
+    if revision:
+        inspection = db.session.scalar(select(Inspection).where(Inspection.task_id == task.id,
+                                                                Inspection.revision == revision)) or abort(404)
+    return render_template(PAGE, **_ctx(inspection, task))
+
+
+@bp.route("/tasks/<int:task_id>/start", methods=["POST"])
+@access(INSPECTOR)
+def start_inspection(task_id: int):
+    task = _task(task_id)
+    try:
+        start(task.id, current_user)
+        db.session.commit()
+    except InspectionError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("inspections.checklist", task_id=task.id))
+
+
+def _card(inspection: Inspection, item_no: int, message: str = "", status_code: int = 200, saved: bool = False):
+    ctx = _ctx(inspection, inspection.task)
+    item = rules.ALL_ITEMS[item_no]
+    html = render_block(PAGE, "item_card", item=item, message=message, saved=saved, **ctx)
+    html += render_block(PAGE, "progress", oob=True, **ctx)
+    html += render_block(PAGE, "summary", oob=True, **ctx)
+    return html, status_code
+
+
+@bp.route("/<int:inspection_id>/items/<int:item_no>", methods=["GET", "POST"])
+@access(*STAFF_ROLES, INSPECTOR)
+def item(inspection_id: int, item_no: int):
+    inspection = _inspection(inspection_id)
+    if item_no not in rules.ALL_ITEMS:
+        abort(404)
+    if request.method == "GET":
+        if is_htmx():
+            return _card(inspection, item_no)
+        return render_template("inspections/item_page.html", item=rules.ALL_ITEMS[item_no],
+                               **_ctx(inspection, inspection.task))
+    if current_user.role != INSPECTOR:
+        abort(403)
+    data = {}
+    if "record_present" in request.form:
+        data["record"] = request.form.getlist("record")
+    if "conclusion" in request.form:
+        data["conclusion"] = request.form.get("conclusion", "")
+    if "remark" in request.form:
+        data["remark"] = request.form.get("remark", "")
+    base = request.form.get("base_version", type=int)
+    try:
+        inspection, _answer, _replayed = save_answer(inspection.id, item_no, data, current_user,
+                                                     base_version=base, key=_form_key())
+        db.session.commit()
+    except InspectionError as exc:
+        db.session.rollback()
+        inspection = _inspection(inspection_id)
+        return _after_write(inspection, item_no, exc.message, exc.status)
+    return _after_write(inspection, item_no, saved=True)
+
+
+def _after_write(inspection, item_no, message="", status_code=200, saved=False):
+    if is_htmx():
+        return _card(inspection, item_no, message, status_code, saved)
+    if message:
+        flash(message, "error")
+    return redirect(url_for("inspections.checklist", task_id=inspection.task_id, _anchor=f"item-{item_no}"))
+
+
+def _write(inspection_id: int, action, anchor_item: int, *, block: str | None = None):
+    """Run one write for the checklist; answer with the block it changed (htmx) or a redirect."""
+    inspection = _inspection(inspection_id)
+    if current_user.role != INSPECTOR:
+        abort(403)
+    message, code = "", 200
+    try:
+        action(inspection.id)
+        db.session.commit()
+    except InspectionError as exc:
+        db.session.rollback()
+        message, code = exc.message, exc.status
+    inspection = _inspection(inspection_id)
+    if block and is_htmx():
+        ctx = _ctx(inspection, inspection.task)
+        html = render_block(PAGE, block, message=message, **ctx)
+        html += render_block(PAGE, "progress", oob=True, **ctx)
+        if block != "summary":
+            html += render_block(PAGE, "summary", oob=True, **ctx)
+        if block != "submit_box":
+            html += render_block(PAGE, "submit_box", oob=True, **ctx)
+        return html, code
+    if block is None and is_htmx() and anchor_item:
+        return _card(inspection, anchor_item, message, code, saved=not message)
+    if message:
+        flash(message, "error")
+    anchor = f"item-{anchor_item}" if anchor_item else (block or "").replace("_", "-")
+    return redirect(url_for("inspections.checklist", task_id=inspection.task_id, _anchor=anchor))
+
+
+@bp.route("/<int:inspection_id>/extra", methods=["POST"])
+@access(INSPECTOR)
+def extra_add(inspection_id: int):
+    return _write(inspection_id, lambda i: add_extra_row(i, current_user, _form_key()), 12)
+
+
+@bp.route("/<int:inspection_id>/extra/<int:row_id>", methods=["POST"])
+@access(INSPECTOR)
+def extra_save(inspection_id: int, row_id: int):
+    data = {k: request.form[k] for k in ("project", "record", "conclusion", "remark") if k in request.form}
+    return _write(inspection_id, lambda i: save_extra_row(i, row_id, data, current_user, _form_key()), 12)
+
+
+@bp.route("/<int:inspection_id>/extra/<int:row_id>/delete", methods=["POST"])
+@access(INSPECTOR)
+def extra_delete(inspection_id: int, row_id: int):
+    return _write(inspection_id, lambda i: delete_extra_row(i, row_id, current_user), 12)
+
+
+@bp.route("/<int:inspection_id>/summary", methods=["POST"])
+@access(INSPECTOR)
+def summary_save(inspection_id: int):
+    return _write(inspection_id, lambda i: save_summary(i, request.form.get("summary", ""), current_user), 0,
+                  block="summary")
+
+
+@bp.route("/<int:inspection_id>/equipment", methods=["GET", "POST"])
+@access(*STAFF_ROLES, INSPECTOR)
+def equipment(inspection_id: int):
+    if request.method == "GET":
+        inspection = _inspection(inspection_id)
+        ctx = _ctx(inspection, inspection.task)
+        if is_htmx():
+            return render_block(PAGE, "equipment", **ctx)
+        return render_template("inspections/equipment_page.html", **ctx)
+    return _write(inspection_id, lambda i: add_equipment_row(i, current_user, _form_key()), 0, block="equipment")
+
+
+@bp.route("/<int:inspection_id>/equipment/<int:row_id>", methods=["POST"])
+@access(INSPECTOR)
+def equipment_save(inspection_id: int, row_id: int):
+    data = {k: request.form[k] for k in ("name", "model", "onsite_qty", "status", "remark") if k in request.form}
+    return _write(inspection_id, lambda i: save_equipment_row(i, row_id, data, current_user, _form_key()), 0,
+                  block="equipment")
+
+
+@bp.route("/<int:inspection_id>/equipment/confirm", methods=["POST"])
+@access(INSPECTOR)
+def equipment_confirm(inspection_id: int):
+    return _write(inspection_id, lambda i: confirm_equipment(i, current_user), 0, block="equipment")
+
+
+@bp.route("/<int:inspection_id>/photos", methods=["POST"])
+@access(INSPECTOR)
+def photo_add(inspection_id: int):
+    _inspection(inspection_id)  # scope first: a stranger learns nothing from a 400
+    item_no = request.form.get("item_no", type=int)
+    upload = request.files.get("photo")
+    if item_no is None:
+        abort(400)
+
+    def action(i):
+        if upload is None or not upload.filename:
+            raise InspectionError("请选择或拍摄照片")
+        data = upload.stream.read(MAX_PHOTO_UPLOAD + 1)
+        add_photo(i, item_no, data, current_user, _form_key())
+
+    if item_no == 0:
+        return _write(inspection_id, action, 0, block="not_inspected")
+    return _write(inspection_id, action, item_no)
+
+
+@bp.route("/photos/<int:photo_id>")
+@access(*STAFF_ROLES, INSPECTOR)
+def photo(photo_id: int):
+    found = db.session.get(Photo, photo_id) or abort(404)
+    _inspection(found.inspection_id)   # scope check
+    return _blob_response(found.thumb_blob_id if request.args.get("thumb") else found.blob_id)
+
+
+@bp.route("/<int:inspection_id>/files/<int:blob_id>")
+@access(*STAFF_ROLES, INSPECTOR)
+def file(inspection_id: int, blob_id: int):
+    """Signatures, the stamp photo and the self-report of this inspection only."""
+    inspection = _inspection(inspection_id)
+    report = db.session.get(SelfReport, inspection.task_id)
+    allowed = {s.blob_id for s in inspection.signatures} | {inspection.enterprise_signature_id,
+                                                             inspection.stamp_blob_id,
+                                                             report.blob_id if report else None}
+    if blob_id not in allowed:
+        abort(404)
+    return _blob_response(blob_id)
+
+
+def _blob_response(blob_id: int) -> Response:
+    blob = db.session.get(Blob, blob_id) or abort(404)
+    response = Response(blob.data, mimetype=blob.content_type)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.headers["Content-Disposition"] = "inline"
+    return response
+
+
+@bp.route("/<int:inspection_id>/signatures", methods=["POST"])
+@access(INSPECTOR)
+def officer_sign(inspection_id: int):
+    _inspection(inspection_id)
+    officer_id = request.form.get("officer_id", type=int) or abort(400)
+    return _write(inspection_id, lambda i: sign_officer(i, officer_id, request.form.get("certificate_shown") == "1",
+                                                        request.form.get("signature", ""), current_user),
+                  0, block="signatures")
+
+
+@bp.route("/<int:inspection_id>/enterprise", methods=["POST"])
+@access(INSPECTOR)
+def enterprise_sign(inspection_id: int):
+    return _write(inspection_id, lambda i: sign_enterprise(i, request.form.get("opinion", ""),
+                                                           request.form.get("representative", ""),
+                                                           request.form.get("signature", ""), current_user),
+                  0, block="enterprise")
+
+
+@bp.route("/<int:inspection_id>/refusal", methods=["POST"])
+@access(INSPECTOR)
+def enterprise_refusal(inspection_id: int):
+    attested = [int(v) for v in request.form.getlist("attest") if v.isdigit()]
+    return _write(inspection_id, lambda i: record_refusal(i, request.form.get("reason", ""), attested, current_user),
+                  0, block="enterprise")
+
+
+@bp.route("/<int:inspection_id>/self-check", methods=["POST"])
+@access(INSPECTOR)
+def self_check(inspection_id: int):
+    return _write(inspection_id, lambda i: save_self_check(i, request.form.get("match", ""),
+                                                           request.form.get("note", ""), current_user),
+                  0, block="self_check")
+
+
+@bp.route("/tasks/<int:task_id>/self-report", methods=["POST"])
+@access(*ADMIN_ROLES, INSPECTOR)
+def self_report(task_id: int):
+    task = _task(task_id)
+    if current_user.role == INSPECTOR and officer_of(current_user, task) is None:
+        abort(404)
+    if current_user.role in ADMIN_ROLES and not can_edit_unit(task.unit_id):
+        abort(404)
+    upload = request.files.get("file")
+    payload = (upload.stream.read(10 * 1024 * 1024 + 1), upload.filename) if upload and upload.filename else None
+    try:
+        save_self_report(task.id, request.form.get("text", ""), payload, current_user)
+        db.session.commit()
+        flash("已保存企业自查报告。", "success")
+    except InspectionError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("inspections.checklist", task_id=task.id, _anchor="self-check"))
+
+
+@bp.route("/<int:inspection_id>/not-inspected", methods=["POST"])
+@access(INSPECTOR)
+def not_inspected(inspection_id: int):
+    return _write(inspection_id, lambda i: record_not_inspected(i, request.form.get("reason", ""),
+                                                                request.form.get("remark", ""),
+                                                                request.form.get("inspection_date"), current_user),
+                  0, block="not_inspected")
+
+
+@bp.route("/<int:inspection_id>/submit", methods=["POST"])
+@access(INSPECTOR)
+def submit_record(inspection_id: int):
+    geo = {k: request.form.get(k) for k in ("lat", "lon", "accuracy") if request.form.get(k)}
+    inspection = _inspection(inspection_id)
+    try:
+        submit(inspection.id, request.form.get("inspection_date"), current_user, geo or None)
+        db.session.commit()
+        flash("检查记录已提交并封存。", "success")
+    except InspectionError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("inspections.checklist", task_id=inspection.task_id, _anchor="submit-box"))
+
+
+@bp.route("/<int:inspection_id>/stamp", methods=["POST"])
+@access(INSPECTOR)
+def stamp(inspection_id: int):
+    inspection = _inspection(inspection_id)
+    upload = request.files.get("photo")
+    try:
+        if upload is None or not upload.filename:
+            raise InspectionError("请选择或拍摄盖章页照片")
+        attach_stamp(inspection.id, upload.stream.read(MAX_PHOTO_UPLOAD + 1), current_user)
+        db.session.commit()
+        flash("已上传盖章页照片。", "success")
+    except InspectionError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("inspections.checklist", task_id=inspection.task_id, _anchor="submit-box"))
+
+
+# ------------------------------------------------------------------ review
+
+@bp.route("/review")
+@access(*STAFF_ROLES)
+def review_list():
+    stmt = scoped(select(Inspection).where(Inspection.state == SUBMITTED), Inspection)
+    inspections = db.session.scalars(stmt.order_by(Inspection.submitted_at)).unique().all()
+    return render_template("inspections/review.html", inspections=inspections, seal_intact=seal_intact)
+
+
+@bp.route("/<int:inspection_id>/approve", methods=["POST"])
+@access(CITY_ADMIN, COUNTY_ADMIN)
+def review_approve(inspection_id: int):
+    inspection = _inspection(inspection_id)
+    try:
+        approve(inspection.id, current_user)
+        db.session.commit()
+        flash("已审核通过，可以公示。", "success")
+    except InspectionError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("inspections.review_list"))
+
+
+@bp.route("/<int:inspection_id>/return", methods=["POST"])
+@access(CITY_ADMIN, COUNTY_ADMIN)
+def review_return(inspection_id: int):
+    inspection = _inspection(inspection_id)
+    try:
+        return_for_revision(inspection.id, request.form.get("reason", ""), current_user)
+        db.session.commit()
+        flash("已退回，检查人员可在新的修订版本中修改。", "success")
+    except InspectionError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("inspections.review_list"))
+
+
