@@ -41,7 +41,7 @@ def create_app(config=None, **overrides) -> Flask:
 
     with app.app_context():
         if is_sqlite(db.engine):
-            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], not app.config.get("TESTING"))
 
     from .auth import login_setup
     login_setup.init_app(app)

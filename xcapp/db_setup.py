@@ -7,7 +7,10 @@ a deferred transaction that reads first and writes later fails at once with
 timeout does not apply then). So every transaction that may write begins with
 BEGIN IMMEDIATE: it waits for the write lock up to the busy timeout instead.
 Only requests with a safe method (GET/HEAD/OPTIONS) begin deferred read
-transactions, and those never write.
+transactions, and those never write. Outside a request (CLI commands) every
+transaction is IMMEDIATE too, except under the test configuration, where the
+test's own reads must not hold the write lock against the app it is driving
+(tests that simulate concurrent writers run them inside request contexts).
 """
 from flask import has_request_context, request
 from sqlalchemy import event
@@ -16,13 +19,13 @@ from sqlalchemy.engine import Engine
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def _begin_statement() -> str:
-    if has_request_context() and request.method in SAFE_METHODS:
-        return "BEGIN"
-    return "BEGIN IMMEDIATE"
+def _begin_statement(immediate_outside_requests: bool = True) -> str:
+    if has_request_context():
+        return "BEGIN" if request.method in SAFE_METHODS else "BEGIN IMMEDIATE"
+    return "BEGIN IMMEDIATE" if immediate_outside_requests else "BEGIN"
 
 
-def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+def configure_sqlite(engine: Engine, busy_timeout_ms: int, immediate_outside_requests: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Take transaction control away from the driver (see module docstring).
@@ -36,7 +39,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql(_begin_statement())
+        conn.exec_driver_sql(_begin_statement(immediate_outside_requests))
 
 
 def is_sqlite(engine: Engine) -> bool:

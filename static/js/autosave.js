@@ -37,8 +37,14 @@
   }
   function card(form) { return form.closest(".item-card, .card") || form; }
   function markUnsaved(form, on) {
-    var c = card(form);
-    if (c) { c.classList.toggle("unsaved", !!on); }
+    // The form may have been swapped out already: find its card by the remembered id.
+    var c = (form.dataset.cardId && document.getElementById(form.dataset.cardId)) || card(form);
+    if (!c) { return; }
+    if (on) {
+      c.classList.add("unsaved");
+    } else if (!c.querySelector("[data-pending-key]") || !document.body.contains(form)) {
+      c.classList.remove("unsaved");
+    }
   }
   function remember(form) {
     var id = formId(form);
@@ -59,8 +65,21 @@
     var form = evt.detail.elt.closest && evt.detail.elt.closest("[data-autosave]");
     if (!form) { return; }
     if (!form.dataset.pendingKey) { form.dataset.pendingKey = uuid(); }
+    if (!form.dataset.cardId && card(form).id) { form.dataset.cardId = card(form).id; }
     evt.detail.parameters.save_key = form.dataset.pendingKey;
     remember(form);
+  });
+  function settled(form) {
+    delete form.dataset.pendingKey;
+    forget(form);
+    markUnsaved(form, false);
+  }
+  // Success is handled before the swap: a form replaced by its response is detached
+  // afterwards, and events on detached elements never reach the document.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var form = evt.detail.elt.closest && evt.detail.elt.closest("[data-autosave]");
+    var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+    if (form && status >= 200 && status < 300) { settled(form); }
   });
   document.addEventListener("htmx:afterRequest", function (evt) {
     var form = evt.detail.elt.closest && evt.detail.elt.closest("[data-autosave]");
@@ -68,9 +87,7 @@
     var xhr = evt.detail.xhr;
     var status = xhr ? xhr.status : 0;
     if (status >= 200 && status < 300) {
-      delete form.dataset.pendingKey;
-      forget(form);
-      markUnsaved(form, false);
+      settled(form);
     } else if (status === 0 || status === 401 || status >= 500) {
       // Network failure, expired login or server trouble: keep it and try again.
       markUnsaved(form, true);

@@ -74,7 +74,8 @@ def test_concurrent_writers_do_not_fork_the_chain(app):
     threads, errors = [], []
 
     def worker():
-        with app.app_context():
+        # A POST request context: the app's writing transactions begin IMMEDIATE.
+        with app.test_request_context(method="POST"):
             try:
                 for i in range(15):
                     record("concurrent", object_type="t", object_id=i)

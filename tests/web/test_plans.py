@@ -296,7 +296,7 @@ def test_concurrent_draws_draw_once(app, registry):
     results = []
 
     def worker():
-        with app.app_context():
+        with app.test_request_context(method="POST"):
             try:
                 draw_enterprises(dispatchable, "same")
                 db.session.commit()

@@ -35,7 +35,7 @@ def _inspection(inspection_id: int) -> Inspection:
 
 
 def _ctx(inspection: Inspection | None, task: Task, **extra) -> dict:
-    ctx = dict(task=task, inspection=inspection, rules=rules, items=list(rules.ITEMS.values()),
+    ctx = dict(task=task, inspection=inspection, rules=rules, items=list(rules.ALL_ITEMS.values()),
                item12=rules.ITEM_12, self_check_options=SELF_CHECK_MATCH,
                self_report=db.session.get(SelfReport, task.id),
                me=officer_of(current_user, task) if current_user.role == INSPECTOR else None,
@@ -98,12 +98,20 @@ def start_inspection(task_id: int):
     return redirect(url_for("inspections.checklist", task_id=task.id))
 
 
-def _card(inspection: Inspection, item_no: int, message: str = "", status_code: int = 200, saved: bool = False):
+def _card(inspection: Inspection, item_no: int, message: str = "", status_code: int = 200, saved: bool = False,
+          whole: bool = False):
+    """The answer form of an item (or its whole card) plus the regions a save changes, out of band.
+
+    Only the tapped form is swapped: a remark being typed or a photo being uploaded in
+    the same card is never replaced by the response."""
     ctx = _ctx(inspection, inspection.task)
     item = rules.ALL_ITEMS[item_no]
-    html = render_block(PAGE, "item_card", item=item, message=message, saved=saved, **ctx)
-    html += render_block(PAGE, "progress", oob=True, **ctx)
-    html += render_block(PAGE, "summary", oob=True, **ctx)
+    main = "item_card" if whole or item_no == rules.EXTRA_ITEM_NO else "answer_form"
+    html = render_block(PAGE, main, item=item, message=message, saved=saved, **ctx)
+    if main != "item_card":
+        html += render_block(PAGE, "item_status", item=item, oob=True, saved=saved, status_message=message, **ctx)
+    for block in ("progress", "summary", "submit_box"):
+        html += render_block(PAGE, block, oob=True, **ctx)
     return html, status_code
 
 
@@ -115,7 +123,7 @@ def item(inspection_id: int, item_no: int):
         abort(404)
     if request.method == "GET":
         if is_htmx():
-            return _card(inspection, item_no)
+            return _card(inspection, item_no, whole=True)
         return render_template("inspections/item_page.html", item=rules.ALL_ITEMS[item_no],
                                **_ctx(inspection, inspection.task))
     if current_user.role != INSPECTOR:
@@ -147,8 +155,12 @@ def _after_write(inspection, item_no, message="", status_code=200, saved=False):
     return redirect(url_for("inspections.checklist", task_id=inspection.task_id, _anchor=f"item-{item_no}"))
 
 
-def _write(inspection_id: int, action, anchor_item: int, *, block: str | None = None):
-    """Run one write for the checklist; answer with the block it changed (htmx) or a redirect."""
+def _write(inspection_id: int, action, anchor_item: int, *, block: str | None = None, row_kind: str | None = None,
+           row_id: int | None = None):
+    """Run one write for the checklist; answer with the block it changed (htmx) or a redirect.
+
+    ``row_kind`` ("extra" or "equipment") answers with just that row, so a value being
+    typed into another row is never swapped away."""
     inspection = _inspection(inspection_id)
     if current_user.role != INSPECTOR:
         abort(403)
@@ -160,6 +172,16 @@ def _write(inspection_id: int, action, anchor_item: int, *, block: str | None = 
         db.session.rollback()
         message, code = exc.message, exc.status
     inspection = _inspection(inspection_id)
+    if row_kind and is_htmx():
+        ctx = _ctx(inspection, inspection.task)
+        rows = inspection.extra_rows if row_kind == "extra" else inspection.equipment_rows
+        row = next((r for r in rows if r.id == row_id), None) or abort(404)
+        # Rows are not swapped on success (what the officer typed stays as typed); a
+        # refused row comes back out of band with the stored values and the reason.
+        html = render_block(PAGE, f"{row_kind}_row", row=row, message=message, oob=True, **ctx) if message else ""
+        for oob_block in ("progress", "summary", "submit_box") + (("equipment_status",) if row_kind == "equipment" else ()):
+            html += render_block(PAGE, oob_block, oob=True, **ctx)
+        return html, code
     if block and is_htmx():
         ctx = _ctx(inspection, inspection.task)
         html = render_block(PAGE, block, message=message, **ctx)
@@ -187,7 +209,8 @@ def extra_add(inspection_id: int):
 @access(INSPECTOR)
 def extra_save(inspection_id: int, row_id: int):
     data = {k: request.form[k] for k in ("project", "record", "conclusion", "remark") if k in request.form}
-    return _write(inspection_id, lambda i: save_extra_row(i, row_id, data, current_user, _form_key()), 12)
+    return _write(inspection_id, lambda i: save_extra_row(i, row_id, data, current_user, _form_key()), 12,
+                  row_kind="extra", row_id=row_id)
 
 
 @bp.route("/<int:inspection_id>/extra/<int:row_id>/delete", methods=["POST"])
@@ -220,7 +243,7 @@ def equipment(inspection_id: int):
 def equipment_save(inspection_id: int, row_id: int):
     data = {k: request.form[k] for k in ("name", "model", "onsite_qty", "status", "remark") if k in request.form}
     return _write(inspection_id, lambda i: save_equipment_row(i, row_id, data, current_user, _form_key()), 0,
-                  block="equipment")
+                  block="equipment", row_kind="equipment", row_id=row_id)
 
 
 @bp.route("/<int:inspection_id>/equipment/confirm", methods=["POST"])
@@ -246,7 +269,21 @@ def photo_add(inspection_id: int):
 
     if item_no == 0:
         return _write(inspection_id, action, 0, block="not_inspected")
-    return _write(inspection_id, action, item_no)
+    inspection = _inspection(inspection_id)
+    message, code = "", 200
+    try:
+        action(inspection.id)
+        db.session.commit()
+    except InspectionError as exc:
+        db.session.rollback()
+        message, code = exc.message, exc.status
+    inspection = _inspection(inspection_id)
+    if is_htmx() and item_no in rules.ALL_ITEMS:
+        return render_block(PAGE, "item_photos", item=rules.ALL_ITEMS[item_no], photo_message=message,
+                            **_ctx(inspection, inspection.task)), code
+    if message:
+        flash(message, "error")
+    return redirect(url_for("inspections.checklist", task_id=inspection.task_id, _anchor=f"item-{item_no}"))
 
 
 @bp.route("/photos/<int:photo_id>")
