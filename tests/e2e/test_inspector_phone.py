@@ -130,3 +130,22 @@ def test_c_offline_answer_is_saved_when_network_returns(live_server, phone, task
     expect(page.locator("#item-3")).not_to_have_class(re.compile("unsaved"))
     page.reload()
     expect(page.locator("#item-3 input[value=not_exists]")).to_be_checked()
+
+
+def test_expired_login_keeps_the_answer_and_returns_to_the_item(live_server, phone, task_setup):  # noqa: F811
+    task, _officers, users = task_setup
+    page = phone
+    login(page, live_server, users[0].username)
+    open_task(page, live_server, task)
+    page.context.clear_cookies()                       # the login expires while the page is open
+    page.locator("#item-8").get_by_text("否", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/auth/login"))
+    expect(page.locator(".flash")).to_contain_text("登录已过期")
+    page.fill("#username", users[0].username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(rf"/inspections/tasks/{task.id}"))
+    expect(page.locator("#item-8 .save-status")).to_contain_text("已保存", timeout=15000)
+    expect(page.locator("#item-8 input[value=no]")).to_be_checked()
+    page.reload()
+    expect(page.locator("#item-8 input[value=no]")).to_be_checked()

@@ -13,7 +13,8 @@ def test_demo_load_is_idempotent_and_every_login_works(app, runner):
     second = runner.invoke(args=["demo", "load"])
     assert second.exit_code == 0
     db.session.expire_all()
-    assert db.session.scalar(select(func.count()).select_from(User)) == count == len(DEMO_ACCOUNTS)
+    # Demo officers on the demo inspections get accounts nobody is told; a second load adds none.
+    assert db.session.scalar(select(func.count()).select_from(User)) == count >= len(DEMO_ACCOUNTS)
     # The same passwords are printed both times, and each one logs in.
     from xcapp.demo import read_accounts
 
@@ -76,3 +77,21 @@ def test_demo_plan_drawn_dispatched_with_officers(app, runner):
                                   .join(Officer, Officer.id == TaskOfficer.officer_id)
                                   .join(User, User.id == Officer.user_id).where(User.username == username))
         assert count >= 1, username
+
+
+def test_demo_inspections_cover_every_outcome(app, runner):
+    from xcapp.inspections.models import Inspection
+    from xcapp.inspections.services import seal_intact
+
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    inspections = db.session.scalars(select(Inspection)).all()
+    states = {(i.state, i.conclusion, i.not_inspected_reason, i.refused) for i in inspections}
+    assert ("approved", "pass", "", False) in states
+    assert any(s[1] == "fail" for s in states)
+    assert any(s[3] for s in states)                      # a refusal to sign
+    assert any(s[2] == "suspended" for s in states)       # 停产
+    assert any(s[0] == "draft" for s in states)           # still open
+    assert all(seal_intact(i) for i in inspections if i.seal_hash)
+    from xcapp.audit.services import verify_chain
+
+    assert verify_chain().ok

@@ -77,14 +77,15 @@ def has_role(*roles: str) -> bool:
     return current_user.is_authenticated and current_user.role in roles
 
 
-def can_edit_unit(unit_id: int | None) -> bool:
-    """May the current user change data belonging to this unit?"""
-    if not current_user.is_authenticated:
+def can_edit_unit(unit_id: int | None, user=None) -> bool:
+    """May the user (default: the current user) change data belonging to this unit?"""
+    user = user or current_user
+    if not user.is_authenticated:
         return False
-    if current_user.role == CITY_ADMIN:
+    if user.role == CITY_ADMIN:
         return True
-    if current_user.role == COUNTY_ADMIN:
-        return unit_id == current_user.unit_id
+    if user.role == COUNTY_ADMIN:
+        return unit_id == user.unit_id
     return False
 
 

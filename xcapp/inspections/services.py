@@ -633,7 +633,7 @@ def _reviewable(inspection_id: int, actor) -> Inspection:
     from ..core.authz import can_edit_unit
 
     inspection = _lock(inspection_id)
-    if not can_edit_unit(inspection.task.unit_id):
+    if not can_edit_unit(inspection.task.unit_id, actor):
         raise InspectionError("只能审核本单位的检查记录", 403)
     if inspection.state != SUBMITTED:
         raise InspectionError(f"检查记录{inspection.state_label}，不能审核。", 409)

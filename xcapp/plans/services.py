@@ -261,7 +261,7 @@ def dispatch_plan(plan_id: int, actor=None) -> list[Task]:
     rows = []
     for i, uscc in enumerate(selected):
         member = members[uscc]
-        rows.append({"code": sampling.default_task_code(plan.code, i, len(selected)), "plan_id": plan.id,
+        rows.append({"code": sampling.default_task_code(plan.code, i + 1, len(selected)), "plan_id": plan.id,
                      "enterprise_id": member.enterprise_id, "unit_id": units[member.unit_code], "uscc": uscc,
                      "risk": member.risk, "position": i, "state": "pending", "created_at": now})
     bulk_insert(db.session, Task.__table__, rows)
