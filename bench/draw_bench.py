@@ -16,7 +16,7 @@ SIZES = {"city": (500, 60, 9), "province": (20_000, 2_000, 150), "nation": (150_
 TODAY = date(2026, 11, 1)
 
 
-def load_registry(n_enterprises: int, n_officers: int, n_units: int = 9) -> None:
+def load_registry(n_enterprises: int, n_officers: int, n_units: int = 9, only_units: list[str] | None = None) -> None:
     """Bulk-load synthetic enterprises and officers (no history: this is benchmark data)."""
     from xcapp.core.models import Unit
     from xcapp.db_setup import bulk_insert
@@ -29,7 +29,8 @@ def load_registry(n_enterprises: int, n_officers: int, n_units: int = 9) -> None
         bulk_insert(db.session, Unit.__table__, [
             {"code": f"9{i:05d}", "name": f"基准单位{i}", "full_name": f"基准单位{i}市场监督管理局", "kind": "county",
              "sort_order": 100 + i} for i in range(n_units - existing)])
-    units = {u.code: u.id for u in db.session.scalars(db.select(Unit)) if u.code != "411000"}
+    units = {u.code: u.id for u in db.session.scalars(db.select(Unit))
+             if u.code != "411000" and (not only_units or u.code in only_units)}
     categories = {c.name: c.id for c in db.session.scalars(db.select(ProductCategory))}
     now = TODAY
     rows = [{"name": r["name"], "uscc": r["uscc"], "address": r["address"],

@@ -12,7 +12,7 @@ transaction is IMMEDIATE too, except under the test configuration, where the
 test's own reads must not hold the write lock against the app it is driving
 (tests that simulate concurrent writers run them inside request contexts).
 """
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -21,7 +21,13 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 def _begin_statement(immediate_outside_requests: bool = True) -> str:
     if has_request_context():
-        return "BEGIN" if request.method in SAFE_METHODS else "BEGIN IMMEDIATE"
+        # After a request's write has committed, what follows only renders the
+        # response: read without holding the write lock.
+        if request.method in SAFE_METHODS or g.get("_xcapp_committed"):
+            return "BEGIN"
+        if g.get("_xcapp_late_lock") and not g.get("_xcapp_writing"):
+            return "BEGIN"   # see late_write_lock(): lock_row() takes the lock
+        return "BEGIN IMMEDIATE"
     return "BEGIN IMMEDIATE" if immediate_outside_requests else "BEGIN"
 
 
@@ -40,6 +46,11 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int, immediate_outside_req
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql(_begin_statement(immediate_outside_requests))
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn):
+        if has_request_context():
+            g._xcapp_committed = True
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -68,11 +79,34 @@ def bulk_insert(session, table, rows: list[dict]) -> None:
                 copy.write_row([row[c] for c in columns])
 
 
+def late_write_lock(view):
+    """For hot write routes on SQLite: read (user, scope checks) without the write lock,
+    and take it only when the service locks its row, so writers hold the database lock
+    for the write itself, not for the whole request."""
+    from functools import wraps
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        g._xcapp_late_lock = True
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 def lock_row(session, model, ident):
     """Load one row and lock it for the rest of the transaction (FOR UPDATE OF its own
     table, so eagerly joined relationships don't widen the lock; SQLite ignores it, its
-    writing transactions hold the database lock already). None when there is no such row."""
+    writing transactions hold the database lock already). None when there is no such row.
+
+    Under ``late_write_lock`` on SQLite the read transaction so far is ended here and
+    the next one begins IMMEDIATE (waiting for the write lock)."""
     from sqlalchemy import select
+
+    if (has_request_context() and g.get("_xcapp_late_lock") and not g.get("_xcapp_writing")
+            and session.get_bind().dialect.name == "sqlite"):
+        session.commit()          # nothing written yet: ends the read snapshot
+        g._xcapp_committed = False
+        g._xcapp_writing = True
 
     pk = model.__mapper__.primary_key[0]
     stmt = (select(model).where(pk == ident).with_for_update(of=model.__table__)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404, scoped
 from ..core.roles import COUNTY_ADMIN, CITY_ADMIN, INSPECTOR
 from ..core.timeutil import local_today
+from ..db_setup import late_write_lock
 from ..extensions import db
 from ..htmx import is_htmx
 from ..plans.models import Plan, Task
@@ -34,18 +35,22 @@ def _inspection(inspection_id: int) -> Inspection:
     return get_scoped_or_404(Inspection, inspection_id)
 
 
-def _ctx(inspection: Inspection | None, task: Task, **extra) -> dict:
+def _ctx(inspection: Inspection | None, task: Task, full: bool = True, **extra) -> dict:
+    """What the checklist templates need; ``full=False`` skips what only the whole page
+    shows (the save responses are on the hot path of every tap)."""
     ctx = dict(task=task, inspection=inspection, rules=rules, items=list(rules.ALL_ITEMS.values()),
                item12=rules.ITEM_12, self_check_options=SELF_CHECK_MATCH,
-               self_report=db.session.get(SelfReport, task.id),
                me=officer_of(current_user, task) if current_user.role == INSPECTOR else None,
-               can_manage=can_edit_unit(task.unit_id), today=local_today().isoformat())
+               today=local_today().isoformat())
     if inspection is not None:
         ctx["state"] = status(inspection)
         ctx["photos_by_item"] = _photos_by_item(inspection)
         ctx["equipment_warning"] = equipment_warning(inspection)
+    if full:
+        ctx["self_report"] = db.session.get(SelfReport, task.id)
+        ctx["can_manage"] = can_edit_unit(task.unit_id)
         ctx["revisions"] = db.session.scalars(select(Inspection).where(Inspection.task_id == task.id)
-                                              .order_by(Inspection.revision)).all()
+                                              .order_by(Inspection.revision)).all() if inspection else []
     ctx.update(extra)
     return ctx
 
@@ -104,9 +109,9 @@ def _card(inspection: Inspection, item_no: int, message: str = "", status_code: 
 
     Only the tapped form is swapped: a remark being typed or a photo being uploaded in
     the same card is never replaced by the response."""
-    ctx = _ctx(inspection, inspection.task)
-    item = rules.ALL_ITEMS[item_no]
     main = "item_card" if whole or item_no == rules.EXTRA_ITEM_NO else "answer_form"
+    ctx = _ctx(inspection, inspection.task, full=main == "item_card")
+    item = rules.ALL_ITEMS[item_no]
     html = render_block(PAGE, main, item=item, message=message, saved=saved, **ctx)
     if main != "item_card":
         html += render_block(PAGE, "item_status", item=item, oob=True, saved=saved, status_message=message, **ctx)
@@ -117,6 +122,7 @@ def _card(inspection: Inspection, item_no: int, message: str = "", status_code: 
 
 @bp.route("/<int:inspection_id>/items/<int:item_no>", methods=["GET", "POST"])
 @access(*STAFF_ROLES, INSPECTOR)
+@late_write_lock
 def item(inspection_id: int, item_no: int):
     inspection = _inspection(inspection_id)
     if item_no not in rules.ALL_ITEMS:

@@ -1,0 +1,238 @@
+"""Item saves under load: 50 officers, each saving one answer every 2 s on average
+(random think time, about 25 saves/s), against gunicorn with several workers, for
+60 s; then the saturation throughput with no think time. The floor is a bare
+endpoint updating one row, measured in the same run. Prints p50/p95 latency,
+ratios, and acknowledged saves against stored ones (they must be equal)."""
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlencode
+
+from .common import Report, databases, fresh_database, make_app, median, p95
+
+OFFICERS = 50
+SECONDS = float(os.environ.get("BENCH_SAVE_SECONDS", "60"))
+SATURATION_SECONDS = float(os.environ.get("BENCH_SATURATION_SECONDS", "10"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+PASSWORD = "bench-password-1"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CODES = {1: ["valid", "expired"], 2: ["unchanged", "changed_reviewed"], 3: ["exists", "not_exists"],
+         4: ["marked", "not_marked"], 5: ["valid", "invalid"], 6: ["tested_archived", "not_tested"],
+         7: ["established_executed", "not_established"], 8: ["yes", "no"], 9: ["conform", "nonconform"],
+         10: ["none", "has_handled"], 11: ["none", "has_other"]}
+
+
+def prepare(url: str) -> list[tuple[str, int]]:
+    """50 officers with accounts, each on a started inspection. Returns (username, inspection id)."""
+    from sqlalchemy import text
+
+    from bench.draw_bench import load_registry
+    from xcapp.auth.services import create_user
+    from xcapp.core.models import Unit
+    from xcapp.extensions import db
+    from xcapp.inspections.services import start
+    from xcapp.plans.models import Task
+    from xcapp.plans.services import create_plan, dispatch_plan, draw_enterprises, draw_officers_many, freeze_plan
+    from xcapp.registry.models import Officer
+
+    app = make_app(url)
+    out = []
+    with app.app_context():
+        load_registry(OFFICERS + 10, 0, 9, only_units=["411002"])
+        unit = db.session.scalar(db.select(Unit).where(Unit.code == "411002"))
+        for i in range(OFFICERS):
+            user = create_user(f"bench{i:02d}", PASSWORD, "inspector", "411002", f"检查员{i}")
+            db.session.add(Officer(name=f"检查员{i}", unit_id=unit.id, cert_no=f"BENCH{i:04d}",
+                                   cert_expiry=__import__("datetime").date(2030, 12, 31), status="在岗",
+                                   user_id=user.id))
+        db.session.commit()
+        plan = create_plan({"code": "BENCH-SAVE", "name": "bench", "year": 2026, "k": 2, "deadline": "2026-12-31",
+                            "ratio_low": 100, "ratio_mid": 100, "ratio_midhigh": 100, "ratio_high": 100, "scope": []})
+        freeze_plan(plan.id)
+        draw_enterprises(plan.id, "bench")
+        dispatch_plan(plan.id)
+        draw_officers_many(plan.id, [unit.id] + [u.id for u in db.session.scalars(db.select(Unit))
+                                                 if u.id != unit.id and u.code != "411000"], "bench")
+        db.session.commit()
+        taken = set()
+        for i in range(OFFICERS):
+            officer = db.session.scalar(db.select(Officer).where(Officer.cert_no == f"BENCH{i:04d}"))
+            tasks = db.session.scalars(db.select(Task).where(Task.unit_id == unit.id)).all()
+            mine = [t for t in tasks if any(o.officer_id == officer.id for o in t.active_officers)]
+            task = next((t for t in mine if t.id not in taken), mine[0] if mine else None)
+            if task is None:
+                continue
+            taken.add(task.id)
+            inspection = start(task.id, officer.user)
+            db.session.commit()
+            out.append((f"bench{i:02d}", inspection.id))
+        db.session.execute(text("CREATE TABLE bench_counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"))
+        db.session.execute(text("INSERT INTO bench_counter (id, n) VALUES " +
+                                ", ".join(f"({i}, 0)" for i in range(OFFICERS))))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(app_spec: str, url: str, port: int) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=secrets.token_hex(32), XCAPP_ENV="production",
+               XCAPP_INSTANCE=os.environ.get("XCAPP_INSTANCE", "/tmp"), PYTHONPATH=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind",
+                             f"127.0.0.1:{port}", "--log-level", "warning", app_spec], cwd=ROOT, env=env)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+class Client:
+    """A phone: its own cookies and CSRF token."""
+
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookies: dict[str, str] = {}
+        self.token = ""
+
+    def request(self, method, path, data=None, headers=None):
+        body = urlencode(data, doseq=True) if data is not None else None
+        hdrs = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if body is not None:
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        hdrs.update(headers or {})
+        self.conn.request(method, path, body=body, headers=hdrs)
+        response = self.conn.getresponse()
+        payload = response.read()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";", 1)[0]
+        return response.status, payload.decode("utf-8", "replace")
+
+    def login(self, username):
+        _, page = self.request("GET", "/auth/login")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        status, _ = self.request("POST", "/auth/login", {"username": username, "password": PASSWORD,
+                                                          "csrf_token": token})
+        assert status == 302, status
+        _, home = self.request("GET", "/home")
+        self.token = re.search(r'"X-CSRFToken": "([^"]+)"', home).group(1)
+
+
+def run_load(port: int, sessions, seconds: float, think: bool, bare: bool, warmup: float = 0.0):
+    """Each phone saves until ``seconds`` have passed; the first ``warmup`` seconds (every
+    gunicorn worker compiling its templates on its first request) are not measured."""
+    latencies, acked, errors, keys = [], [0], [0], []
+    lock = threading.Lock()
+    begin = time.time()
+    measure_from = begin + warmup
+    stop = begin + warmup + seconds
+
+    def phone(index, username, inspection_id):
+        client = Client(port)
+        if not bare:
+            client.login(username)
+        rnd = random.Random(index)
+        while True:
+            if think:
+                time.sleep(rnd.expovariate(1 / 2.0))
+            if time.time() >= stop:
+                return
+            key = secrets.token_hex(16)
+            start = time.perf_counter()
+            try:
+                if bare:
+                    status, _ = client.request("POST", f"/bare/{index}")
+                else:
+                    item = rnd.randint(1, 11)
+                    status, _ = client.request("POST", f"/inspections/{inspection_id}/items/{item}",
+                                               {"record_present": "1", "record": rnd.choice(CODES[item]),
+                                                "save_key": key},
+                                               {"HX-Request": "true", "X-CSRFToken": client.token})
+            except OSError:
+                status = 0
+                client = Client(port)
+                if not bare:
+                    client.login(username)
+            elapsed = time.perf_counter() - start
+            with lock:
+                if status == 200:
+                    keys.append(key)          # every acknowledged save must be stored
+                    if time.time() >= measure_from:
+                        latencies.append(elapsed)
+                        acked[0] += 1
+                else:
+                    errors[0] += 1
+
+    threads = [threading.Thread(target=phone, args=(i, u, insp)) for i, (u, insp) in enumerate(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, acked[0], errors[0], keys
+
+
+def stored_receipts(url: str, keys: list[str]) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    found = 0
+    with engine.connect() as conn:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            params = {f"k{i}": k for i, k in enumerate(chunk)}
+            found += conn.execute(text("SELECT count(*) FROM save_receipt WHERE key IN (" +
+                                       ", ".join(f":k{i}" for i in range(len(chunk))) + ")"), params).scalar()
+    engine.dispose()
+    return found
+
+
+def run(report: Report) -> None:
+    for kind in databases():
+        with fresh_database(kind) as url:
+            sessions = prepare(url)
+            figures = {}
+            for label, spec, bare in (("bare", "bench.bare_app:app", True), ("save", "wsgi:app", False)):
+                port = free_port()
+                proc = serve(spec, url, port)
+                try:
+                    lat, acked, errors, keys = run_load(port, sessions, SECONDS, True, bare, warmup=5.0)
+                    sat_lat, sat_acked, sat_errors, sat_keys = run_load(port, sessions, SATURATION_SECONDS, False, bare)
+                finally:
+                    proc.send_signal(signal.SIGTERM)
+                    proc.wait(timeout=30)
+                figures[label] = (lat, acked, errors, keys, sat_acked / SATURATION_SECONDS, sat_errors, sat_keys)
+            lat, acked, errors, keys, sat, sat_errors, sat_keys = figures["save"]
+            b_lat, b_acked, _b_err, _k, b_sat, _se, _sk = figures["bare"]
+            stored = stored_receipts(url, keys + sat_keys)
+            total = len(keys) + len(sat_keys)
+            report.add(f"item save [{kind}, {len(sessions)} officers, {WORKERS} gunicorn workers, {SECONDS:.0f} s, "
+                       f"think time 2 s]: p50 {median(lat) * 1000:.1f} ms, p95 {p95(lat) * 1000:.1f} ms "
+                       f"({acked / SECONDS:.1f} saves/s, {errors} errors); bare one-row update p50 "
+                       f"{median(b_lat) * 1000:.1f} ms, p95 {p95(b_lat) * 1000:.1f} ms; ratio p95 "
+                       f"{p95(lat) / p95(b_lat):.1f}x (target p95 <= 50 ms)")
+            report.add(f"item save saturation [{kind}, no think time, {SATURATION_SECONDS:.0f} s]: {sat:.0f} saves/s "
+                       f"({sat_errors} errors); bare endpoint {b_sat:.0f} updates/s; ratio {b_sat / sat:.1f}x")
+            report.add(f"item save integrity [{kind}]: acknowledged {total}, stored {stored} "
+                       f"({'equal' if stored == total else 'MISMATCH'})")
