@@ -324,6 +324,76 @@ def draw_verify(bundle_file):
                f"inspector draws {len(draws)}, replacements {sum(len(d.get('replacements', [])) for d in draws)}")
 
 
+
+
+workdays_cli = AppGroup("workdays", help="工作日")
+publicity_cli = AppGroup("publicity", help="公示")
+tasks_cli = AppGroup("tasks", help="抽查任务")
+
+
+@workdays_cli.command("add")
+@click.argument("start")
+@click.argument("n", type=int)
+def workdays_add(start, n):
+    """Print the n-th working day after START (YYYY-MM-DD), or 待定 for an uncovered year."""
+    from datetime import date
+
+    from .publicity.services import add_workdays
+
+    try:
+        day = date.fromisoformat(start)
+    except ValueError:
+        fail("错误：日期格式应为 2023-09-25")
+    result = add_workdays(day, n)
+    if result is None:
+        click.echo("待定（该年度节假日安排尚未录入，不能推算）")
+        sys.exit(3)
+    click.echo(result.isoformat())
+
+
+@publicity_cli.command("export")
+@click.argument("plan_code")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--encoding", type=click.Choice(["utf-8", "gb18030"]), default="utf-8")
+def publicity_export(plan_code, output, encoding):
+    """Write the publicity CSV of the plan's approved tasks."""
+    from .publicity.services import export_publicity
+
+    plan = _plan_by_code(plan_code)
+    data = export_publicity(plan, "gb18030" if encoding == "gb18030" else "utf-8-sig")
+    db.session.commit()
+    with open(output, "wb") as fh:
+        fh.write(data)
+    click.echo(f"已写入 {output}")
+
+
+@tasks_cli.command("pdf")
+@click.argument("task_code")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+def tasks_pdf(task_code, output):
+    """Write the 一企两表 PDF of the task's latest record."""
+    from flask import current_app
+
+    from .inspections.pdf import render_inspection_pdf
+    from .inspections.services import latest
+    from .plans.models import Task
+
+    task = db.session.scalar(db.select(Task).where(Task.code == task_code))
+    if task is None:
+        fail(f"错误：抽查任务 {task_code} 不存在")
+    inspection = latest(task)
+    if inspection is None:
+        fail(f"错误：抽查任务 {task_code} 尚未开始检查")
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    url = f"{base}/public/records/{inspection.seal_hash[:16]}" if inspection.seal_hash else ""
+    with current_app.test_request_context():
+        data = render_inspection_pdf(inspection, url)
+    with open(output, "wb") as fh:
+        fh.write(data)
+    click.echo(f"已写入 {output}")
+
+
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, audit_cli, demo_cli, *REGISTRY_GROUPS, plans_cli, draw_cli):
+    for group in (users_cli, audit_cli, demo_cli, *REGISTRY_GROUPS, plans_cli, draw_cli, workdays_cli, publicity_cli,
+                  tasks_cli):
         app.cli.add_command(group)

@@ -144,6 +144,15 @@ EXPECTED = {
     ("inspections.review_list", "GET"): staff(),
     ("inspections.review_approve", "POST"): owned(302, readonly=403, inspector=403),
     ("inspections.review_return", "POST"): owned(302, readonly=403, inspector=403),
+    ("inspections.pdf", "GET"): officer_view(),
+    ("inspections.blank_pdf", "GET"): same(200, anon=302),
+    ("publicity.workdays", "GET"): staff(),
+    ("publicity.workdays", "POST"): same(403, anon=302, city_admin=302),
+    ("publicity.workday_delete", "POST"): same(403, anon=302, city_admin=302),
+    ("publicity.workday_year", "POST"): same(403, anon=302, city_admin=302),
+    ("publicity.export_csv", "POST"): admins(200),
+    ("public.record", "GET"): same(404),   # the sample seal matches no record
+    ("public.results", "GET"): same(200),
     # The public receipt of a draw needs no login.
     ("public.index", "GET"): same(200),
     ("public.receipt", "GET"): same(200),
@@ -199,7 +208,8 @@ def make_samples(make_user, actors, make_enterprise, make_officer):
                 "officer_id": officer.id, "recusal_id": recusal.id, "category_id": category.id,
                 "batch_id": batch.id, "kind": "enterprises", "fmt": "xlsx", "uscc": enterprise.uscc,
                 "plan_id": plan.id, "task_id": task.id, "unit_id": task.unit_id, "inspection_id": inspection.id,
-                "item_no": 1, "photo_id": photo.id, "blob_id": signature.blob_id}
+                "item_no": 1, "photo_id": photo.id, "blob_id": signature.blob_id, "day": "2030-01-01",
+                "seal": "0" * 16}
 
     return factory
 

@@ -3,7 +3,7 @@ photos, signatures, submit; and the county admin's review."""
 from __future__ import annotations
 
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
@@ -416,6 +416,39 @@ def stamp(inspection_id: int):
         db.session.rollback()
         flash(exc.message, "error")
     return redirect(url_for("inspections.checklist", task_id=inspection.task_id, _anchor="submit-box"))
+
+
+@bp.route("/<int:inspection_id>/pdf")
+@access(*STAFF_ROLES, INSPECTOR)
+def pdf(inspection_id: int):
+    from .pdf import render_inspection_pdf
+
+    inspection = _inspection(inspection_id)
+    data = render_inspection_pdf(inspection, public_record_url(inspection))
+    return _pdf_response(data, f"一企两表-{inspection.task.code}-第{inspection.revision}版.pdf")
+
+
+@bp.route("/blank.pdf")
+@access(*STAFF_ROLES, INSPECTOR)
+def blank_pdf():
+    from .pdf import render_blank_pdf
+
+    return _pdf_response(render_blank_pdf(), "一企两表-空白.pdf")
+
+
+def public_record_url(inspection: Inspection) -> str:
+    if not inspection.seal_hash:
+        return ""
+    base = (current_app.config.get("PUBLIC_BASE_URL") or request.host_url).rstrip("/")
+    return base + url_for("public.record", seal=inspection.seal_hash[:16])
+
+
+def _pdf_response(data: bytes, filename: str) -> Response:
+    from urllib.parse import quote
+
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
+    return response
 
 
 # ------------------------------------------------------------------ review

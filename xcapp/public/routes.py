@@ -1,7 +1,7 @@
 import json
 from urllib.parse import quote
 
-from flask import Response, abort, render_template
+from flask import Response, abort, render_template, request
 from sqlalchemy import select
 
 from ..core.authz import access
@@ -66,3 +66,34 @@ def bundle(plan_id: int):
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+@bp.route("/records/<seal>")
+@access(public=True)
+def record(seal: str):
+    """Does a sealed record with this seal exist, and in which state? (the QR code on the PDF)."""
+    from ..inspections.models import Inspection
+    from ..inspections.services import seal_intact
+
+    seal = seal.lower()
+    if len(seal) < 16 or any(c not in "0123456789abcdef" for c in seal):
+        abort(404)
+    found = db.session.scalars(select(Inspection).where(Inspection.seal_hash.startswith(seal))).unique().all()
+    inspection = found[0] if len(found) == 1 else None
+    return render_template("public/record.html", inspection=inspection, seal=seal,
+                           intact=seal_intact(inspection) if inspection else False), (200 if inspection else 404)
+
+
+@bp.route("/results")
+@access(public=True)
+def results():
+    """公示: the published results, by plan, searchable by enterprise name or USCC."""
+    from ..publicity.categories import RESULT_CATEGORY_LABELS
+    from ..publicity.services import published
+
+    plans = plans_for_public()
+    plan = db.session.get(Plan, request.args.get("plan", type=int)) if request.args.get("plan") else None
+    q = (request.args.get("q") or "").strip()[:60]
+    rows = published(plan, q)
+    return render_template("public/results.html", plans=plans, plan=plan, q=q, rows=rows,
+                           labels=RESULT_CATEGORY_LABELS)

@@ -1,0 +1,88 @@
+from datetime import date
+from urllib.parse import quote
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access
+from ..core.roles import CITY_ADMIN
+from ..core.timeutil import local_today
+from ..extensions import db
+from ..plans.models import Plan, Task
+from . import bp
+from .models import WorkdayOverride, WorkdayYear
+from .services import (PublicityError, add_workdays, delete_override, export_publicity, mark_year_complete,
+                       set_override)
+
+
+@bp.route("/workdays", methods=["GET", "POST"])
+@access(*STAFF_ROLES)
+def workdays():
+    result = None
+    start, n = request.args.get("start"), request.args.get("n", 20, type=int)
+    if start:
+        try:
+            result = (date.fromisoformat(start), n, add_workdays(date.fromisoformat(start), n))
+        except ValueError:
+            flash("日期格式应为 2023-09-25", "error")
+    if request.method == "POST":
+        if current_user.role != CITY_ADMIN:
+            abort(403)
+        try:
+            set_override(date.fromisoformat(request.form.get("day", "")), request.form.get("kind", ""),
+                         request.form.get("note", ""), current_user)
+            db.session.commit()
+            flash("已保存。", "success")
+        except ValueError:
+            db.session.rollback()
+            flash("日期格式应为 2023-09-25", "error")
+        except PublicityError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        return redirect(url_for("publicity.workdays"))
+    overrides = db.session.scalars(select(WorkdayOverride).order_by(WorkdayOverride.day.desc())).all()
+    years = db.session.scalars(select(WorkdayYear).order_by(WorkdayYear.year)).all()
+    return render_template("publicity/workdays.html", overrides=overrides, years=years, result=result,
+                           this_year=local_today().year, can_edit=current_user.role == CITY_ADMIN)
+
+
+@bp.route("/workdays/<day>/delete", methods=["POST"])
+@access(CITY_ADMIN)
+def workday_delete(day: str):
+    try:
+        delete_override(date.fromisoformat(day), current_user)
+    except ValueError:
+        abort(404)
+    db.session.commit()
+    return redirect(url_for("publicity.workdays"))
+
+
+@bp.route("/workdays/years", methods=["POST"])
+@access(CITY_ADMIN)
+def workday_year():
+    year = request.form.get("year", type=int)
+    if not year or not 2000 <= year <= 2100:
+        flash("年份无效", "error")
+    else:
+        mark_year_complete(year, request.form.get("complete") == "1", current_user)
+        db.session.commit()
+    return redirect(url_for("publicity.workdays"))
+
+
+@bp.route("/plans/<int:plan_id>/export.csv", methods=["POST"])
+@access(*ADMIN_ROLES)
+def export_csv(plan_id: int):
+    """The publicity CSV of the plan (a county admin gets its own unit's rows). A POST:
+    exporting records each row's first publication."""
+    plan = db.get_or_404(Plan, plan_id)
+    encoding = "gb18030" if request.form.get("encoding") == "gb18030" else "utf-8-sig"
+    unit_filter = None
+    if current_user.role != CITY_ADMIN:
+        unit_filter = lambda stmt: stmt.where(Task.unit_id == current_user.unit_id)  # noqa: E731
+    data = export_publicity(plan, encoding, current_user, unit_filter)
+    db.session.commit()
+    response = Response(data, mimetype=f"text/csv; charset={'gb18030' if encoding == 'gb18030' else 'utf-8'}")
+    filename = f"公示-{plan.code}.csv"
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return response

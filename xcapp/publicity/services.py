@@ -1,0 +1,165 @@
+"""Publication use cases: working-day deadlines, the publicity CSV, public results."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+
+from ..audit.services import record
+from ..core.timeutil import utcnow
+from ..extensions import db
+from ..inspections import rules
+from ..inspections.models import APPROVED, Inspection
+from ..plans.models import Plan, Task
+from ..registry.tabular import neutralize
+from . import categories
+from .models import Publication, WorkdayOverride, WorkdayYear
+from .workdays import PUBLICATION_DEADLINE_WORKDAYS, WorkdayCalendar
+
+
+class PublicityError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# ------------------------------------------------------------------ working days
+
+def calendar() -> WorkdayCalendar:
+    overrides = {o.day: o.is_workday for o in db.session.scalars(select(WorkdayOverride))}
+    years = list(db.session.scalars(select(WorkdayYear.year)))
+    return WorkdayCalendar(overrides, years)
+
+
+def add_workdays(start: date, n: int) -> date | None:
+    """The n-th working day after ``start``; None (待定) when a year is not covered."""
+    return calendar().deadline_or_none(start, n)
+
+
+def publication_deadline(inspection_date: date | None, workdays: int = PUBLICATION_DEADLINE_WORKDAYS) -> date | None:
+    return add_workdays(inspection_date, workdays) if inspection_date else None
+
+
+def set_override(day: date, kind: str, note: str, actor=None) -> WorkdayOverride:
+    if kind not in ("休", "班"):
+        raise PublicityError("请选择“休”或“班”")
+    override = db.session.get(WorkdayOverride, day) or WorkdayOverride(day=day)
+    override.is_workday = kind == "班"
+    override.note = (note or "").strip()[:100]
+    override.created_by = actor.username if actor else "system"
+    db.session.add(override)
+    record("workday.override_set", object_type="workday_override", object_id=day.isoformat(),
+           details={"day": day.isoformat(), "kind": kind, "note": override.note}, user=actor)
+    return override
+
+
+def delete_override(day: date, actor=None) -> None:
+    override = db.session.get(WorkdayOverride, day)
+    if override is not None:
+        db.session.delete(override)
+        record("workday.override_deleted", object_type="workday_override", object_id=day.isoformat(), user=actor)
+
+
+def mark_year_complete(year: int, complete: bool, actor=None) -> None:
+    row = db.session.get(WorkdayYear, year)
+    if complete and row is None:
+        db.session.add(WorkdayYear(year=year, created_by=actor.username if actor else "system"))
+    elif not complete and row is not None:
+        db.session.delete(row)
+    record("workday.year_marked", object_type="workday_year", object_id=str(year),
+           details={"year": year, "complete": complete}, user=actor)
+
+
+# ------------------------------------------------------------------ outcomes and CSV
+
+def outcome_category(inspection: Inspection) -> str:
+    enterprise = inspection.task.enterprise
+    licence_action = {"吊销": categories.LICENCE_REVOKED, "撤销": categories.LICENCE_ANNULLED}.get(
+        enterprise.licence_state)
+    if inspection.not_inspected_reason:
+        outcome = categories.Outcome(not_inspected_reason=inspection.not_inspected_reason,
+                                     licence_action=licence_action)
+    else:
+        outcome = categories.Outcome(overall=inspection.conclusion, rectified=rectified(inspection),
+                                     licence_action=licence_action)
+    return categories.result_category(outcome)
+
+
+def rectified(inspection: Inspection) -> bool:
+    """Whether the problems found were rectified (follow-up cases come in a later version)."""
+    return False
+
+
+CSV_HEADERS = ["序号", "抽查计划编号", "抽查计划名称", "抽查任务编号", "企业名称", "统一社会信用代码", "检查实施机关",
+               "抽查检查类型", "检查方式", "抽查检查日期", "抽查检查结果", "备注"]
+
+
+@dataclass
+class ExportRow:
+    inspection: Inspection
+    category: str
+    remark: str
+
+
+def approved_inspections(plan: Plan, stmt_filter=None) -> list[Inspection]:
+    stmt = (select(Inspection).join(Task, Task.id == Inspection.task_id)
+            .where(Task.plan_id == plan.id, Inspection.state == APPROVED).order_by(Task.code))
+    if stmt_filter is not None:
+        stmt = stmt_filter(stmt)
+    return db.session.scalars(stmt).unique().all()
+
+
+def _remark(inspection: Inspection) -> str:
+    if inspection.not_inspected_reason:
+        return "未能检查：" + rules.NOT_INSPECTED_REASON_LABELS[inspection.not_inspected_reason]
+    if inspection.conclusion == rules.FAIL:
+        return "现场检查发现问题，已责令整改" if rectified(inspection) else "现场检查发现问题，待后续处理"
+    return ""
+
+
+def export_publicity(plan: Plan, encoding: str = "utf-8-sig", actor=None, stmt_filter=None) -> bytes:
+    """The CSV for batch upload to 国家企业信用信息公示系统: one row per approved task.
+    Records each row's first publication; re-exports keep that date."""
+    if encoding not in ("utf-8-sig", "gb18030"):
+        raise PublicityError("编码只支持 UTF-8（带 BOM）或 GB18030")
+    now = utcnow()
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(CSV_HEADERS)
+    inspections = approved_inspections(plan, stmt_filter)
+    for n, inspection in enumerate(inspections, 1):
+        category = outcome_category(inspection)
+        publication = db.session.scalar(select(Publication).where(Publication.inspection_id == inspection.id))
+        if publication is None:
+            publication = Publication(inspection_id=inspection.id, category=category, first_published_at=now)
+            db.session.add(publication)
+        publication.category, publication.last_exported_at = category, now
+        publication.exported_by = actor.username if actor else "system"
+        task = inspection.task
+        values = [n, plan.code, plan.name, task.code, task.enterprise.name, task.uscc, task.unit.full_name,
+                  "双随机抽查", inspection.method or "实地检查",
+                  inspection.inspection_date.isoformat() if inspection.inspection_date else "",
+                  categories.RESULT_CATEGORY_LABELS[category], _remark(inspection)]
+        writer.writerow([neutralize(str(v)) for v in values])
+    record("publicity.exported", plan, details={"plan": plan.code, "rows": len(inspections), "encoding": encoding},
+           user=actor)
+    return buf.getvalue().encode(encoding)
+
+
+def published(plan: Plan | None = None, query: str = "") -> list[Publication]:
+    stmt = (select(Publication).join(Inspection, Inspection.id == Publication.inspection_id)
+            .join(Task, Task.id == Inspection.task_id))
+    if plan is not None:
+        stmt = stmt.where(Task.plan_id == plan.id)
+    if query:
+        from ..registry.models import Enterprise
+
+        q = query.strip()
+        stmt = stmt.join(Enterprise, Enterprise.id == Task.enterprise_id).where(
+            Enterprise.name.contains(q, autoescape=True) | Enterprise.uscc.contains(q.upper(), autoescape=True))
+    return db.session.scalars(stmt.order_by(Task.code).limit(500)).unique().all()
+
+
