@@ -69,11 +69,12 @@ def _register_blueprints(app: Flask) -> None:
     from .inspections import bp as inspections_bp
     from .plans import bp as plans_bp
     from .public import bp as public_bp
+    from .oversight import bp as oversight_bp
     from .publicity import bp as publicity_bp
     from .registry import bp as registry_bp
 
     for bp in (auth_bp, main_bp, audit_bp, admin_bp, registry_bp, plans_bp, public_bp, inspections_bp,
-               publicity_bp):
+               publicity_bp, oversight_bp):
         app.register_blueprint(bp)
 
 

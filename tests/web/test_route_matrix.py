@@ -151,6 +151,8 @@ EXPECTED = {
     ("publicity.workday_delete", "POST"): same(403, anon=302, city_admin=302),
     ("publicity.workday_year", "POST"): same(403, anon=302, city_admin=302),
     ("publicity.export_csv", "POST"): admins(200),
+    ("oversight.dashboard", "GET"): staff(),
+    ("oversight.task_list", "GET"): staff(),
     ("public.record", "GET"): same(404),   # the sample seal matches no record
     ("public.results", "GET"): same(200),
     # The public receipt of a draw needs no login.
