@@ -81,7 +81,7 @@ def load_demo() -> list[dict]:
 
 # Later features register their part of the demo data (enterprises, plans, ...),
 # in this order, with @demo_extension in these modules.
-EXTENSION_MODULES = ["xcapp.registry.demo", "xcapp.plans.demo", "xcapp.inspections.demo",
+EXTENSION_MODULES = ["xcapp.registry.demo", "xcapp.plans.demo", "xcapp.inspections.demo", "xcapp.oversight.demo",
                      "xcapp.publicity.demo"]
 _EXTENSIONS: list = []
 

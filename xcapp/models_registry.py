@@ -6,3 +6,4 @@ from .registry import models as _registry  # noqa: F401
 from .plans import models as _plans  # noqa: F401
 from .inspections import models as _inspections  # noqa: F401
 from .publicity import models as _publicity  # noqa: F401
+from .oversight import models as _oversight  # noqa: F401

@@ -66,3 +66,32 @@ def test_dashboard_counts_and_links(app, client, auth, make_user, make_enterpris
     mine = client.get(f"/oversight/?plan={plan.id}").get_data(as_text=True)
     assert "禹州市" in mine and "魏都区" not in mine
     assert weidu[0].code not in client.get(f"/oversight/list?plan={plan.id}&metric=drawn").get_data(as_text=True)
+
+
+def test_follow_up_case_opened_on_approval_and_rectification_published(started, client, auth, make_user):
+    from tests.web.test_publicity import _approved
+    from xcapp.oversight.models import FollowUpCase
+    from xcapp.publicity.services import outcome_category
+
+    task, officers, _users, inspection = started
+    inspection = _approved(client, auth, make_user, inspection, officers, {6: "not_tested"})
+    case = db.session.scalar(select(FollowUpCase))
+    assert case.kind == "fail" and case.state == "pending"
+    assert outcome_category(inspection) == "problem_pending"
+    url = f"/oversight/cases/{case.id}"
+    client.post(url, data={"action": "order"})                      # no deadline: refused
+    db.session.refresh(case)
+    assert case.state == "pending"
+    client.post(url, data={"action": "order", "deadline": "2026-12-31", "note": "限期一个月整改"})
+    client.post(url, data={"action": "recheck", "recheck": "pass", "note": "复查出厂检验记录齐全"})
+    db.session.expire_all()
+    case = db.session.get(FollowUpCase, case.id)
+    assert case.state == "recheck_pass" and [a.action for a in case.actions] == ["order", "recheck"]
+    assert outcome_category(db.session.get(Inspection, inspection.id)) == "problem_corrected"
+    page = client.get(url).get_data(as_text=True)
+    assert "复查合格" in page and "限期一个月整改" in page
+    auth.login_as(make_user("county_admin", "411081"))
+    assert client.get(url).status_code == 404
+
+
+from tests.web.test_inspections import started, task_setup  # noqa: E402,F401  (fixtures)

@@ -153,6 +153,9 @@ EXPECTED = {
     ("publicity.export_csv", "POST"): admins(200),
     ("oversight.dashboard", "GET"): staff(),
     ("oversight.task_list", "GET"): staff(),
+    ("oversight.case_list", "GET"): staff(),
+    ("oversight.case_detail", "GET"): owned(200, inspector=403),
+    ("oversight.case_detail", "POST"): owned(302, readonly=403, inspector=403),
     ("public.record", "GET"): same(404),   # the sample seal matches no record
     ("public.results", "GET"): same(200),
     # The public receipt of a draw needs no login.
@@ -190,6 +193,7 @@ def make_samples(make_user, actors, make_enterprise, make_officer):
     from xcapp.extensions import db
     from xcapp.registry.importing import stage
     from xcapp.registry.models import ProductCategory
+    from xcapp.oversight.models import FollowUpCase
     from xcapp.registry.services import declare_recusal, set_equipment
 
     target = make_user(INSPECTOR, "411002")
@@ -211,7 +215,7 @@ def make_samples(make_user, actors, make_enterprise, make_officer):
                 "batch_id": batch.id, "kind": "enterprises", "fmt": "xlsx", "uscc": enterprise.uscc,
                 "plan_id": plan.id, "task_id": task.id, "unit_id": task.unit_id, "inspection_id": inspection.id,
                 "item_no": 1, "photo_id": photo.id, "blob_id": signature.blob_id, "day": "2030-01-01",
-                "seal": "0" * 16}
+                "seal": "0" * 16, "case_id": db.session.scalar(db.select(FollowUpCase.id))}
 
     return factory
 
@@ -256,6 +260,14 @@ def _plan_sample(make_enterprise, make_officer, assigned_user):
     pad.save(png, "PNG")
     signature = sign_officer(inspection.id, task.active_officers[0].officer_id, True,
                              "data:image/png;base64," + base64.b64encode(png.getvalue()).decode(), assigned_user)
+    from xcapp.inspections.models import Inspection
+    from xcapp.oversight.models import FollowUpCase
+
+    other = db.session.scalars(db.select(Task).order_by(Task.code)).all()[1]
+    failed = Inspection(task_id=other.id, revision=1, state="approved", conclusion="fail")
+    db.session.add(failed)
+    db.session.flush()
+    db.session.add(FollowUpCase(task_id=other.id, inspection_id=failed.id, kind="fail"))
     db.session.commit()
     return plan, task, inspection, photo, signature
 

@@ -649,6 +649,9 @@ def approve(inspection_id: int, actor) -> Inspection:
     inspection.task.state = TASK_APPROVED
     record("inspection.approved", inspection, details={"task": inspection.task.code, "seal": inspection.seal_hash},
            user=actor)
+    from ..oversight.services import open_case
+
+    open_case(inspection, actor)   # 不合格 and not-inspected records get a follow-up case
     return inspection
 
 

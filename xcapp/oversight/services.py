@@ -20,6 +20,7 @@ METRICS = {
     "drawn": "抽取任务", "done": "已完成（有检查结果）", "inspected": "已检查", "not_inspected": "未能检查",
     "submitted": "待审核", "approved": "已通过", "published": "已公示", "fail": "不合格",
     "overdue": "逾期未检查", "due_soon": "公示期限 5 个工作日内", "due_passed": "已超公示期限", "due_unknown": "公示期限待定",
+    "rectify_overdue": "整改逾期", "later": "待后续检查（停产、转产）",
 }
 
 
@@ -55,6 +56,11 @@ def facts(plan: Plan, user, today: date | None = None) -> list[TaskFacts]:
                                 & (latest.c.revision == Inspection.revision))).unique()}
     published = set(db.session.scalars(select(Inspection.task_id).join(Publication,
                                                                        Publication.inspection_id == Inspection.id)))
+    from .followup import RECTIFYING
+    from .models import FollowUpCase
+
+    cases = {c.task_id: c for c in db.session.scalars(
+        select(FollowUpCase).join(Task, Task.id == FollowUpCase.task_id).where(Task.plan_id == plan.id))}
     cal = calendar()
     soon_limit = cal.deadline_or_none(today, 5)
     out = []
@@ -82,6 +88,12 @@ def facts(plan: Plan, user, today: date | None = None) -> list[TaskFacts]:
                     item.metrics.add("due_soon")
         elif plan.deadline < today:
             item.metrics.add("overdue")
+        case = cases.get(task.id)
+        if case is not None and case.state == RECTIFYING and case.rectify_deadline and case.rectify_deadline < today:
+            item.metrics.add("rectify_overdue")
+        if done and inspection.not_inspected_reason in ("suspended", "switched") and \
+                (case is None or case.state != "closed"):
+            item.metrics.add("later")
         out.append(item)
     return out
 
@@ -105,3 +117,63 @@ def totals(rows: list[UnitRow]) -> UnitRow:
         for k, v in r.reasons.items():
             reasons[k] = reasons.get(k, 0) + v
     return UnitRow(None, counts, reasons)
+
+
+# ------------------------------------------------------------------ follow-up cases
+
+def open_case(inspection: Inspection, actor=None):
+    """Open the follow-up case of an approved 不合格 or not-inspected record (once per task)."""
+    from ..audit.services import record
+    from .models import FollowUpCase
+
+    if inspection.conclusion != rules.FAIL and not inspection.not_inspected_reason:
+        return None
+    case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.task_id == inspection.task_id))
+    if case is not None:
+        case.inspection_id = inspection.id
+        return case
+    case = FollowUpCase(task_id=inspection.task_id, inspection_id=inspection.id,
+                        kind="not_inspected" if inspection.not_inspected_reason else "fail")
+    db.session.add(case)
+    db.session.flush()
+    record("followup.opened", case, details={"task": inspection.task.code, "kind": case.kind}, user=actor)
+    return case
+
+
+def take_action(case_id: int, action: str, note: str, deadline: date | None, recheck_passed: bool | None, actor):
+    from ..audit.services import record
+    from ..core.authz import can_edit_unit
+    from ..db_setup import lock_row
+    from ..registry.validation import clean_text
+    from . import followup
+    from .models import FollowUpAction, FollowUpCase
+
+    case = lock_row(db.session, FollowUpCase, case_id)
+    if case is None or not can_edit_unit(case.task.unit_id, actor):
+        raise followup.FollowUpError("不能处理该案件")
+    note = clean_text(note)
+    to_state = followup.next_state(case.state, action, deadline=deadline, recheck_passed=recheck_passed, note=note)
+    db.session.add(FollowUpAction(case_id=case.id, action=action, note=note[:2000], deadline=deadline,
+                                  recheck_passed=recheck_passed, from_state=case.state, to_state=to_state,
+                                  by=actor.username))
+    if action == followup.ORDER:
+        case.rectify_deadline = deadline
+    if action == followup.RECHECK and recheck_passed:
+        case.rectified = True
+    record("followup.action", case, details={"task": case.task.code, "action": action, "from": case.state,
+                                             "to": to_state, "note": note,
+                                             "deadline": deadline.isoformat() if deadline else None,
+                                             "recheck_passed": recheck_passed}, user=actor)
+    case.state = to_state
+    return case
+
+
+def case_proposals(case, today: date | None = None):
+    from . import followup
+
+    today = today or local_today()
+    enterprise = case.task.enterprise
+    return followup.proposals(case.state, rectify_deadline=case.rectify_deadline, today=today,
+                              licence_expired=enterprise.shown_licence_state(today) == "过期",
+                              production_stopped=enterprise.production_state in ("停产", "转产"),
+                              not_inspected_reason=case.inspection.not_inspected_reason if case.inspection else "")

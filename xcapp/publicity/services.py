@@ -89,8 +89,11 @@ def outcome_category(inspection: Inspection) -> str:
 
 
 def rectified(inspection: Inspection) -> bool:
-    """Whether the problems found were rectified (follow-up cases come in a later version)."""
-    return False
+    """Whether the problems found were rectified: the follow-up case's re-inspection passed."""
+    from ..oversight.models import FollowUpCase
+
+    case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.task_id == inspection.task_id))
+    return bool(case and case.rectified)
 
 
 CSV_HEADERS = ["序号", "抽查计划编号", "抽查计划名称", "抽查任务编号", "企业名称", "统一社会信用代码", "检查实施机关",

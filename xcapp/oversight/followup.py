@@ -1,0 +1,80 @@
+"""后续处理: the follow-up of a 不合格 or not-inspected task, as a small state machine.
+Pure Python: the states, the actions each state allows, where they lead, and what
+the app proposes (seed 七(五))."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+PENDING, RECTIFYING, RECHECK_PASS, RECHECK_FAIL, REFERRED, CLOSED = (
+    "pending", "rectifying", "recheck_pass", "recheck_fail", "referred", "closed")
+STATES = {PENDING: "待处理", RECTIFYING: "整改中", RECHECK_PASS: "复查合格", RECHECK_FAIL: "复查不合格",
+          REFERRED: "已移送或已报请", CLOSED: "已结案"}
+OPEN_STATES = (PENDING, RECTIFYING, RECHECK_PASS, RECHECK_FAIL, REFERRED)
+
+INTERVIEW, ORDER, TRACK, RECHECK, CASE, REVOKE, CANCEL, CLOSE = (
+    "interview", "order", "track", "recheck", "case", "revoke", "cancel", "close")
+ACTIONS = {INTERVIEW: "约谈", ORDER: "责令整改", TRACK: "跟踪整改", RECHECK: "复查", CASE: "立案查处",
+           REVOKE: "报请发证机关撤销或吊销", CANCEL: "注销", CLOSE: "结案"}
+
+# action -> {from state: to state}; a state missing means the action is not allowed there.
+TRANSITIONS = {
+    INTERVIEW: {s: s for s in (PENDING, RECTIFYING, RECHECK_FAIL)},
+    ORDER: {PENDING: RECTIFYING, RECHECK_FAIL: RECTIFYING},
+    TRACK: {RECTIFYING: RECTIFYING},
+    RECHECK: {RECTIFYING: None},          # to RECHECK_PASS or RECHECK_FAIL by the result
+    CASE: {PENDING: REFERRED, RECTIFYING: REFERRED, RECHECK_FAIL: REFERRED},
+    REVOKE: {RECTIFYING: REFERRED, RECHECK_FAIL: REFERRED},
+    CANCEL: {PENDING: REFERRED, RECTIFYING: REFERRED, RECHECK_FAIL: REFERRED},
+    CLOSE: {RECHECK_PASS: CLOSED, REFERRED: CLOSED, PENDING: CLOSED},
+}
+
+
+class FollowUpError(ValueError):
+    pass
+
+
+def allowed_actions(state: str) -> list[str]:
+    return [a for a, moves in TRANSITIONS.items() if state in moves]
+
+
+def next_state(state: str, action: str, *, deadline: date | None = None, recheck_passed: bool | None = None,
+               note: str = "") -> str:
+    """The state after ``action``; FollowUpError (Chinese) when it is not allowed or lacks input."""
+    if action not in ACTIONS:
+        raise FollowUpError("未知的处理措施")
+    moves = TRANSITIONS[action]
+    if state not in moves:
+        raise FollowUpError(f"当前状态“{STATES.get(state, state)}”下不能{ACTIONS[action]}")
+    if action == ORDER and deadline is None:
+        raise FollowUpError("责令整改须规定整改期限")
+    if action == RECHECK:
+        if recheck_passed is None:
+            raise FollowUpError("复查须填写复查结果（合格或不合格）")
+        return RECHECK_PASS if recheck_passed else RECHECK_FAIL
+    if action in (CASE, REVOKE, CANCEL, CLOSE) and not note.strip():
+        raise FollowUpError(f"{ACTIONS[action]}须填写说明")
+    return moves[state]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    action: str       # "" = advice without a state change
+    reason: str
+
+
+def proposals(state: str, *, rectify_deadline: date | None, today: date, licence_expired: bool,
+              production_stopped: bool, not_inspected_reason: str = "") -> list[Proposal]:
+    """What the seed asks for in this situation (七(五))."""
+    out = []
+    overdue = rectify_deadline is not None and today > rectify_deadline
+    if state == RECHECK_FAIL:
+        out.append(Proposal(REVOKE, "整改复查仍不合格：应报请发证机关依法撤销或吊销生产许可证"))
+    elif state == RECTIFYING and overdue:
+        out.append(Proposal(REVOKE, f"整改期限（{rectify_deadline}）已过仍未复查合格：逾期未改正的，应报请发证机关撤销或吊销"))
+    if state in OPEN_STATES and state not in (REFERRED,) and (licence_expired or not_inspected_reason in
+                                                                ("deregistered", "closed")):
+        out.append(Proposal(CANCEL, "生产许可证有效期届满未延续或企业已不再生产：应依法注销生产许可证"))
+    if state == PENDING and (not_inspected_reason in ("suspended", "switched") or production_stopped):
+        out.append(Proposal("", "因停产、转产未实施检查：已列入后续检查名单，做好记录，严格跟踪，恢复生产后开展监督检查"))
+    return out

@@ -1,0 +1,53 @@
+"""Follow-up cases (后续处理) and their actions."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..core.timeutil import utcnow
+from ..extensions import db
+from .followup import STATES
+
+
+class FollowUpCase(db.Model):
+    __tablename__ = "follow_up_case"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), unique=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"))
+    kind: Mapped[str] = mapped_column(String(16))            # fail | not_inspected
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    rectify_deadline: Mapped[date | None] = mapped_column(Date, nullable=True)
+    rectified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    task = relationship("Task", lazy="joined")
+    inspection = relationship("Inspection")
+    actions: Mapped[list["FollowUpAction"]] = relationship(order_by="FollowUpAction.id")
+
+    @classmethod
+    def unit_scope_column(cls):
+        from ..plans.models import Task
+
+        return db.select(Task.unit_id).where(Task.id == cls.task_id).scalar_subquery()
+
+    @property
+    def state_label(self) -> str:
+        return STATES.get(self.state, self.state)
+
+
+class FollowUpAction(db.Model):
+    __tablename__ = "follow_up_action"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("follow_up_case.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    deadline: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recheck_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    by: Mapped[str] = mapped_column(String(64), default="")
