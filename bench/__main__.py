@@ -1,10 +1,10 @@
 """Run every benchmark: `make bench`. Figures go to stdout and bench/results/latest.txt."""
 import sys
 
-from . import draw_bench, registry_bench, save_bench
+from . import draw_bench, pdf_bench, registry_bench, save_bench
 from .common import Report
 
-BENCHMARKS = {"registry": registry_bench.run, "draw": draw_bench.run, "draw-dense": draw_bench.dense, "save": save_bench.run}
+BENCHMARKS = {"registry": registry_bench.run, "draw": draw_bench.run, "draw-dense": draw_bench.dense, "save": save_bench.run, "pdf": pdf_bench.run}
 
 
 def main(argv: list[str]) -> int:
@@ -13,7 +13,8 @@ def main(argv: list[str]) -> int:
     for name in chosen:
         report.add(f"== {name} ==")
         BENCHMARKS[name](report)
-    path = report.write("latest.txt")
+    # A full run replaces latest.txt; a partial run writes its own file beside it.
+    path = report.write("latest.txt" if not argv else f"latest-{'-'.join(chosen)}.txt")
     print(f"written to {path}")
     return 0
 
