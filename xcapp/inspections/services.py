@@ -527,7 +527,7 @@ def seal_payload(inspection: Inspection) -> dict:
     """Everything the sealed record consists of, with the hashes of every photo and signature."""
     task = inspection.task
     return {
-        "task": task.code, "plan": task.plan.code, "enterprise": task.uscc, "revision": inspection.revision,
+        "task": task.code, "plan": task.plan.code, "uscc": task.uscc, "revision": inspection.revision,
         "method": inspection.method,
         "inspection_date": inspection.inspection_date.isoformat() if inspection.inspection_date else None,
         "not_inspected_reason": inspection.not_inspected_reason, "not_inspected_remark": inspection.not_inspected_remark,
