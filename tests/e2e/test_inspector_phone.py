@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.web.test_inspections import PASSING, task_setup  # noqa: F401  (fixture)
+from tests.web.test_inspections import PASSING
 from xcapp.inspections import rules
 
 pytestmark = pytest.mark.e2e
@@ -81,7 +81,7 @@ def sign_both(page):
         expect(page.locator("#signatures .badge-ok")).to_have_count(i + 1)
 
 
-def test_a_full_inspection_with_refusal(live_server, phone, task_setup):  # noqa: F811
+def test_a_full_inspection_with_refusal(live_server, phone, task_setup):
     task, officers, users = task_setup
     page = phone
     login(page, live_server, users[0].username)
@@ -102,7 +102,7 @@ def test_a_full_inspection_with_refusal(live_server, phone, task_setup):  # noqa
     expect(page.locator(".sealed")).to_contain_text("合格")
 
 
-def test_b_one_nonconformity_gives_fail_and_summary(live_server, phone, task_setup):  # noqa: F811
+def test_b_one_nonconformity_gives_fail_and_summary(live_server, phone, task_setup):
     task, _officers, users = task_setup
     page = phone
     login(page, live_server, users[1].username)
@@ -116,7 +116,7 @@ def test_b_one_nonconformity_gives_fail_and_summary(live_server, phone, task_set
     expect(page.locator("#progress")).to_contain_text("不合格")
 
 
-def test_c_offline_answer_is_saved_when_network_returns(live_server, phone, task_setup):  # noqa: F811
+def test_c_offline_answer_is_saved_when_network_returns(live_server, phone, task_setup):
     task, _officers, users = task_setup
     page = phone
     login(page, live_server, users[0].username)
@@ -132,7 +132,7 @@ def test_c_offline_answer_is_saved_when_network_returns(live_server, phone, task
     expect(page.locator("#item-3 input[value=not_exists]")).to_be_checked()
 
 
-def test_expired_login_keeps_the_answer_and_returns_to_the_item(live_server, phone, task_setup):  # noqa: F811
+def test_expired_login_keeps_the_answer_and_returns_to_the_item(live_server, phone, task_setup):
     task, _officers, users = task_setup
     page = phone
     login(page, live_server, users[0].username)

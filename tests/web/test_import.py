@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from xcapp.audit.services import verify_chain
 from xcapp.extensions import db
 from xcapp.registry import exporting
-from xcapp.registry.fields import ENTERPRISE_FIELDS, OFFICER_FIELDS
+from xcapp.registry.fields import ENTERPRISE_FIELDS
 from xcapp.registry.importing import ImportRejected, analyse, apply
 from xcapp.registry.models import ChangeRecord, Enterprise, EquipmentRecord, Officer
 from xcapp.registry.validation import make_uscc

@@ -5,7 +5,6 @@ import json
 import re
 import threading
 
-import pytest
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select, text
 
@@ -31,41 +30,6 @@ def jpeg_bytes(size=(2400, 1800)):
     buf = io.BytesIO()
     Image.new("RGB", size, (120, 160, 200)).save(buf, "JPEG")
     return buf.getvalue()
-
-
-@pytest.fixture
-def task_setup(app, make_enterprise, make_officer, make_user):
-    """A dispatched task of 魏都区 with two officers, each linked to an inspector account."""
-    from xcapp.plans.services import create_plan, dispatch_plan, draw_enterprises, draw_officers, freeze_plan
-    from xcapp.registry.services import set_equipment
-
-    enterprise = make_enterprise(unit="411002", risk="高", name="许昌喆堃电缆有限公司")
-    set_equipment(enterprise, [{"name": "挤塑机", "model": "SJ-90", "quantity": 2},
-                               {"name": "火花试验机", "model": "HF-15", "quantity": 1}])
-    officers = [make_officer(unit="411002") for _ in range(2)]
-    plan = create_plan({"code": "测试〔2023〕1号", "name": "测试", "year": 2030, "ratio_low": 100, "ratio_mid": 100,
-                        "ratio_midhigh": 100, "ratio_high": 100, "k": 2, "deadline": "2030-10-31", "scope": []})
-    freeze_plan(plan.id)
-    draw_enterprises(plan.id, "t")
-    dispatch_plan(plan.id)
-    task = db.session.scalar(select(Task))
-    draw_officers(plan.id, task.unit_id, "")
-    users = []
-    for i, officer in enumerate(officers):
-        user = make_user("inspector", "411002", username=f"jc{i}")
-        officer.user_id = user.id
-        users.append(user)
-    db.session.commit()
-    return task, officers, users
-
-
-@pytest.fixture
-def started(task_setup, client, auth):
-    task, officers, users = task_setup
-    auth.login_as(users[0])
-    assert client.post(f"/inspections/tasks/{task.id}/start").status_code == 302
-    inspection = db.session.scalar(select(Inspection))
-    return task, officers, users, inspection
 
 
 def save(client, inspection, item_no, record=None, conclusion=None, remark=None, htmx=True, **extra):

@@ -1,5 +1,4 @@
 """`flask db upgrade` from an empty database gives exactly the models' schema."""
-import os
 import uuid
 
 import pytest

@@ -93,5 +93,3 @@ def test_follow_up_case_opened_on_approval_and_rectification_published(started, 
     auth.login_as(make_user("county_admin", "411081"))
     assert client.get(url).status_code == 404
 
-
-from tests.web.test_inspections import started, task_setup  # noqa: E402,F401  (fixtures)

@@ -8,7 +8,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from tests.web.test_inspections import HX, fill_all, finish, started, task_setup  # noqa: F401  (fixtures)
+from tests.web.test_inspections import fill_all, finish
 from xcapp.extensions import db
 from xcapp.inspections import rules
 from xcapp.inspections.models import Inspection

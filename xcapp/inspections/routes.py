@@ -17,7 +17,7 @@ from ..htmx import is_htmx
 from ..plans.models import Plan, Task
 from . import bp, rules
 from .models import SELF_CHECK_MATCH, SUBMITTED, Blob, Inspection, Photo, SelfReport
-from .services import (Conflict, InspectionError, add_equipment_row, add_extra_row, add_photo, approve,
+from .services import (InspectionError, add_equipment_row, add_extra_row, add_photo, approve,
                        attach_stamp, confirm_equipment, delete_extra_row, equipment_warning, latest, officer_of,
                        record_not_inspected, record_refusal, return_for_revision, save_answer, save_equipment_row,
                        save_extra_row, save_self_check, save_self_report, save_summary, seal_intact, sign_enterprise,
@@ -357,6 +357,18 @@ def self_check(inspection_id: int):
                   0, block="self_check")
 
 
+def _step(action, success: str, target: str):
+    """A full-page write: run it, commit, flash the outcome and go to ``target``."""
+    try:
+        action()
+        db.session.commit()
+        flash(success, "success")
+    except InspectionError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(target)
+
+
 @bp.route("/tasks/<int:task_id>/self-report", methods=["POST"])
 @access(*ADMIN_ROLES, INSPECTOR)
 def self_report(task_id: int):
@@ -367,14 +379,8 @@ def self_report(task_id: int):
         abort(404)
     upload = request.files.get("file")
     payload = (upload.stream.read(10 * 1024 * 1024 + 1), upload.filename) if upload and upload.filename else None
-    try:
-        save_self_report(task.id, request.form.get("text", ""), payload, current_user)
-        db.session.commit()
-        flash("已保存企业自查报告。", "success")
-    except InspectionError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("inspections.checklist", task_id=task.id, _anchor="self-check"))
+    return _step(lambda: save_self_report(task.id, request.form.get("text", ""), payload, current_user),
+                 "已保存企业自查报告。", url_for("inspections.checklist", task_id=task.id, _anchor="self-check"))
 
 
 @bp.route("/<int:inspection_id>/not-inspected", methods=["POST"])
@@ -391,14 +397,9 @@ def not_inspected(inspection_id: int):
 def submit_record(inspection_id: int):
     geo = {k: request.form.get(k) for k in ("lat", "lon", "accuracy") if request.form.get(k)}
     inspection = _inspection(inspection_id)
-    try:
-        submit(inspection.id, request.form.get("inspection_date"), current_user, geo or None)
-        db.session.commit()
-        flash("检查记录已提交并封存。", "success")
-    except InspectionError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("inspections.checklist", task_id=inspection.task_id, _anchor="submit-box"))
+    return _step(lambda: submit(inspection.id, request.form.get("inspection_date"), current_user, geo or None),
+                 "检查记录已提交并封存。",
+                 url_for("inspections.checklist", task_id=inspection.task_id, _anchor="submit-box"))
 
 
 @bp.route("/<int:inspection_id>/stamp", methods=["POST"])
@@ -406,16 +407,14 @@ def submit_record(inspection_id: int):
 def stamp(inspection_id: int):
     inspection = _inspection(inspection_id)
     upload = request.files.get("photo")
-    try:
+
+    def action():
         if upload is None or not upload.filename:
             raise InspectionError("请选择或拍摄盖章页照片")
         attach_stamp(inspection.id, upload.stream.read(MAX_PHOTO_UPLOAD + 1), current_user)
-        db.session.commit()
-        flash("已上传盖章页照片。", "success")
-    except InspectionError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("inspections.checklist", task_id=inspection.task_id, _anchor="submit-box"))
+
+    return _step(action, "已上传盖章页照片。",
+                 url_for("inspections.checklist", task_id=inspection.task_id, _anchor="submit-box"))
 
 
 @bp.route("/<int:inspection_id>/pdf")
@@ -465,27 +464,15 @@ def review_list():
 @access(CITY_ADMIN, COUNTY_ADMIN)
 def review_approve(inspection_id: int):
     inspection = _inspection(inspection_id)
-    try:
-        approve(inspection.id, current_user)
-        db.session.commit()
-        flash("已审核通过，可以公示。", "success")
-    except InspectionError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("inspections.review_list"))
+    return _step(lambda: approve(inspection.id, current_user), "已审核通过，可以公示。",
+                 url_for("inspections.review_list"))
 
 
 @bp.route("/<int:inspection_id>/return", methods=["POST"])
 @access(CITY_ADMIN, COUNTY_ADMIN)
 def review_return(inspection_id: int):
     inspection = _inspection(inspection_id)
-    try:
-        return_for_revision(inspection.id, request.form.get("reason", ""), current_user)
-        db.session.commit()
-        flash("已退回，检查人员可在新的修订版本中修改。", "success")
-    except InspectionError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("inspections.review_list"))
+    return _step(lambda: return_for_revision(inspection.id, request.form.get("reason", ""), current_user),
+                 "已退回，检查人员可在新的修订版本中修改。", url_for("inspections.review_list"))
 
 

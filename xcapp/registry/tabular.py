@@ -415,13 +415,12 @@ def _csv_rows(data: bytes):
 
 def _build_table(raw_rows: Iterable, fmt: str, max_rows: int) -> Table:
     header_cells = None
-    header_row = 0
     data: list[tuple[int, list]] = []
     for row_number, cells in raw_rows:
         if all(v is None for v, _ in cells):
             continue
         if header_cells is None:
-            header_cells, header_row = cells, row_number
+            header_cells = cells
             continue
         if len(data) >= max_rows:
             raise TableError(f"数据超过 {max_rows} 行，请拆分后分批导入")
