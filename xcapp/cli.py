@@ -393,7 +393,40 @@ def tasks_pdf(task_code, output):
     click.echo(f"已写入 {output}")
 
 
+
+
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+def backup_command(file):
+    """Back up the whole database to FILE (SQLite online backup or pg_dump)."""
+    from .backup import BackupError, backup
+
+    try:
+        how = backup(db.engine, file)
+    except BackupError as exc:
+        fail(f"错误：{exc}")
+    click.echo(f"已备份到 {file}（{how}）")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def restore_command(file):
+    """Restore FILE into the configured, empty database."""
+    from .audit.services import verify_chain
+    from .backup import BackupError, restore
+
+    try:
+        how = restore(db.engine, file)
+    except BackupError as exc:
+        fail(f"错误：{exc}")
+    db.session.remove()
+    result = verify_chain()
+    click.echo(f"已恢复（{how}）；审计日志 {result.count} 条，校验{'通过' if result.ok else '失败：' + result.message}")
+    if not result.ok:
+        sys.exit(1)
+
+
 def register_cli(app: Flask) -> None:
     for group in (users_cli, audit_cli, demo_cli, *REGISTRY_GROUPS, plans_cli, draw_cli, workdays_cli, publicity_cli,
-                  tasks_cli):
+                  tasks_cli, backup_command, restore_command):
         app.cli.add_command(group)

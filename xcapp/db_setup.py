@@ -25,11 +25,18 @@ from sqlalchemy.engine import Engine
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+def _late_lock_view() -> bool:
+    from flask import current_app
+
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return bool(getattr(view, "late_write_lock", False))
+
+
 def _begin_statement(immediate_outside_requests: bool = True) -> str:
     if has_request_context():
-        if request.method in SAFE_METHODS:
+        if request.method in SAFE_METHODS or g.get("_xcapp_read_only"):
             return "BEGIN"
-        if g.get("_xcapp_late_lock"):
+        if _late_lock_view():
             # See late_write_lock(): only the transaction lock_row() opens writes.
             return "BEGIN IMMEDIATE" if g.get("_xcapp_writing") else "BEGIN"
         return "BEGIN IMMEDIATE"
@@ -110,7 +117,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int, immediate_outside_req
     @event.listens_for(engine, "commit")
     def _on_commit(conn):
         _release(conn.connection.info)
-        if has_request_context() and g.get("_xcapp_late_lock"):
+        if has_request_context() and _late_lock_view():
             g._xcapp_writing = False   # what follows renders the response: read only
 
     @event.listens_for(engine, "rollback")
@@ -163,10 +170,16 @@ def late_write_lock(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        g._xcapp_late_lock = True
         return view(*args, **kwargs)
 
+    wrapper.late_write_lock = True   # read by the begin hook, also for the user loader
     return wrapper
+
+
+def read_only_from_now() -> None:
+    """The rest of this request only reads (an error page after a failed write)."""
+    if has_request_context():
+        g._xcapp_read_only = True
 
 
 def lock_row(session, model, ident):
@@ -178,7 +191,7 @@ def lock_row(session, model, ident):
     the next one begins IMMEDIATE (waiting for the write lock)."""
     from sqlalchemy import select
 
-    if (has_request_context() and g.get("_xcapp_late_lock") and not g.get("_xcapp_writing")
+    if (has_request_context() and _late_lock_view() and not g.get("_xcapp_writing")
             and session.get_bind().dialect.name == "sqlite"):
         session.commit()          # nothing written yet: ends the read snapshot
         g._xcapp_writing = True

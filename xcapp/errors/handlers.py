@@ -32,7 +32,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def database_busy(error):
+        from ..db_setup import read_only_from_now
+
         db.session.rollback()
+        read_only_from_now()   # the page itself must not wait for the write lock again
         app.logger.warning("database operational error: %s", error)
         return _render(503)
 
