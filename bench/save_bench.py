@@ -95,7 +95,8 @@ def serve(app_spec: str, url: str, port: int) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=secrets.token_hex(32), XCAPP_ENV="production",
                XCAPP_INSTANCE=os.environ.get("XCAPP_INSTANCE", "/tmp"), PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind",
-                             f"127.0.0.1:{port}", "--log-level", "warning", app_spec], cwd=ROOT, env=env)
+                             f"127.0.0.1:{port}", "--log-level", "warning", app_spec], cwd=ROOT, env=env,
+                            start_new_session=True)   # its own process group: a test can SIGKILL all of it
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
