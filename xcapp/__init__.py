@@ -56,6 +56,9 @@ def create_app(config=None, **overrides) -> Flask:
     from .errors.handlers import register_error_handlers
     register_error_handlers(app)
 
+    from . import compression
+    compression.init_app(app)
+
     from .cli import register_cli
     register_cli(app)
     return app
@@ -96,7 +99,10 @@ def _register_template_helpers(app: Flask) -> None:
                 static_versions[filename] = version
         return url_for("static", filename=filename, v=version)
 
-    app.jinja_env.globals.update(static_url=static_url, roles=roles)
+    # The vendored htmx in both upstream builds of the same version: the readable one
+    # for development, the minified one on the wire (17 KB instead of 38 KB gzipped).
+    htmx_file = "js/vendor/htmx-2.0.11.js" if app.debug else "js/vendor/htmx-2.0.11.min.js"
+    app.jinja_env.globals.update(static_url=static_url, roles=roles, htmx_file=htmx_file)
     app.jinja_env.filters["dt"] = fmt_dt
 
 
