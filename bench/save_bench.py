@@ -85,6 +85,45 @@ def prepare(url: str) -> list[tuple[str, int]]:
     return out
 
 
+class PeakMemory:
+    """Samples the resident memory of a server's processes (master and workers)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak_worker, self.peak_total = pid, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _rss_kb(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def _pids(self) -> list[int]:
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/children") as fh:
+                return [self.pid] + [int(p) for p in fh.read().split()]
+        except OSError:
+            return [self.pid]
+
+    def _run(self):
+        while not self._stop.is_set():
+            sizes = [self._rss_kb(p) for p in self._pids()]
+            self.peak_worker = max(self.peak_worker, max(sizes[1:], default=0))
+            self.peak_total = max(self.peak_total, sum(sizes))
+            time.sleep(0.5)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -182,7 +221,7 @@ def run_load(port: int, sessions, seconds: float, think: bool, bare: bool, warmu
                                                {"record_present": "1", "record": rnd.choice(CODES[item]),
                                                 "save_key": key},
                                                {"HX-Request": "true", "X-CSRFToken": client.token})
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 status = 0
                 client = Client(port)
                 if not bare:
@@ -228,6 +267,7 @@ def run(report: Report) -> None:
             for label, spec, bare in (("bare", "bench.bare_app:app", True), ("save", "wsgi:app", False)):
                 port = free_port()
                 proc = serve(spec, url, port)
+                memory = PeakMemory(proc.pid) if not bare else None
                 try:
                     clients = login_all(port, sessions, bare)
                     lat, acked, errors, keys = run_load(port, sessions, SECONDS, True, bare, warmup=5.0,
@@ -237,6 +277,9 @@ def run(report: Report) -> None:
                 finally:
                     proc.send_signal(signal.SIGTERM)
                     proc.wait(timeout=30)
+                if memory is not None:
+                    memory.stop()
+                    figures["memory"] = (memory.peak_worker, memory.peak_total)
                 figures[label] = (lat, acked, errors, keys, sat_acked / SATURATION_SECONDS, sat_errors, sat_keys)
                 del sat_lat
             lat, acked, errors, keys, sat, sat_errors, sat_keys = figures["save"]
@@ -252,3 +295,6 @@ def run(report: Report) -> None:
                        f"({sat_errors} errors); bare endpoint {b_sat:.0f} updates/s; ratio {b_sat / sat:.1f}x")
             report.add(f"item save integrity [{kind}]: acknowledged {total}, stored {stored} "
                        f"({'equal' if stored == total else 'MISMATCH'})")
+            worker_kb, total_kb = figures["memory"]
+            report.add(f"server peak memory [{kind}, {WORKERS} gunicorn workers under the save load]: largest worker "
+                       f"{worker_kb / 1024:.0f} MB RSS, all processes {total_kb / 1024:.0f} MB")

@@ -37,11 +37,13 @@ def create_app(config=None, **overrides) -> Flask:
     login_manager.init_app(app)
 
     from . import models_registry  # noqa: F401  (import every model for metadata)
-    from .db_setup import configure_sqlite, is_sqlite
+    from .db_setup import configure_postgresql, configure_sqlite, is_sqlite
 
     with app.app_context():
         if is_sqlite(db.engine):
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], not app.config.get("TESTING"))
+        elif db.engine.dialect.name == "postgresql":
+            configure_postgresql(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
     from .auth import login_setup
     login_setup.init_app(app)

@@ -18,6 +18,8 @@ class Config:
     # None means: sqlite file instance/xcapp.db, resolved in create_app().
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or None
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # How long a write waits for another one's lock (SQLite busy timeout, PostgreSQL
+    # lock_timeout) before the app answers 503 "please retry".
     SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "15000"))
 
     # Inspectors keep the checklist open all morning: sessions and CSRF tokens

@@ -201,3 +201,14 @@ def lock_row(session, model, ident):
             .execution_options(populate_existing=True))
     return session.execute(stmt).unique().scalar_one_or_none()
 
+
+
+def configure_postgresql(engine: Engine, lock_timeout_ms: int) -> None:
+    """A write that waits for another transaction's row lock gives up after the same
+    time SQLite would (the app answers 503 "please retry"), instead of hanging."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+        dbapi_connection.commit()

@@ -1,11 +1,11 @@
-"""SQLite busy: a long write transaction held by another process makes a save wait and
-succeed, or fail with a clear, retryable message - never a 500 with a stack trace."""
-import sqlite3
+"""A write blocked by another process: a long write transaction (SQLite) or a row lock
+(PostgreSQL) held elsewhere makes a save wait and succeed, or fail with a clear,
+retryable message - never a 500 with a stack trace."""
 import threading
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from xcapp.extensions import db
 from xcapp.inspections.models import Answer
@@ -15,26 +15,30 @@ HX = {"HX-Request": "true"}
 
 @pytest.fixture
 def busy_app(_app, started, database_url):
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite locking only")   # PostgreSQL has row locks, covered by the concurrency tests
     from tests.conftest import _isolated_client_class
     from xcapp import create_app
     from xcapp.config import TestConfig
 
     app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url, SQLITE_BUSY_TIMEOUT_MS=1000)
     app.test_client_class = _isolated_client_class()
-    yield app, started, database_url.replace("sqlite:///", "")
+    yield app, started, database_url
     with app.app_context():
         db.engine.dispose()
 
 
-def _hold_write_lock(path, seconds, ready):
-    conn = sqlite3.connect(path, isolation_level=None, timeout=10)
-    conn.execute("BEGIN IMMEDIATE")
-    ready.set()
-    time.sleep(seconds)
-    conn.execute("ROLLBACK")
-    conn.close()
+def _hold_lock(url, inspection_id, seconds, ready):
+    """Another process's transaction: SQLite's write lock, or the record's row lock."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if url.startswith("sqlite"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+            conn.execute(text("SELECT id FROM inspection WHERE id = :id FOR UPDATE"), {"id": inspection_id})
+        ready.set()
+        time.sleep(seconds)
+        conn.exec_driver_sql("ROLLBACK")
+    engine.dispose()
 
 
 def _client(app, user):
@@ -44,16 +48,22 @@ def _client(app, user):
     return client
 
 
-def test_save_waits_for_a_short_lock_and_succeeds(busy_app):
-    app, (_task, _officers, users, inspection), path = busy_app
-    client, url = _client(app, users[0]), f"/inspections/{inspection.id}/items/1"
-    db.session.commit()
+def _locked(url, inspection_id, seconds):
     ready = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(path, 0.5, ready))
+    holder = threading.Thread(target=_hold_lock, args=(url, inspection_id, seconds, ready))
     holder.start()
     ready.wait()
+    return holder
+
+
+def test_save_waits_for_a_short_lock_and_succeeds(busy_app):
+    app, (_task, _officers, users, inspection), url = busy_app
+    client, path = _client(app, users[0]), f"/inspections/{inspection.id}/items/1"
+    inspection_id = inspection.id
+    db.session.commit()
+    holder = _locked(url, inspection_id, 0.5)
     start = time.perf_counter()
-    response = client.post(url, data={"record_present": "1", "record": "valid"}, headers=HX)
+    response = client.post(path, data={"record_present": "1", "record": "valid"}, headers=HX)
     waited = time.perf_counter() - start
     holder.join()
     assert response.status_code == 200 and waited >= 0.3
@@ -61,14 +71,12 @@ def test_save_waits_for_a_short_lock_and_succeeds(busy_app):
 
 
 def test_save_during_a_long_lock_gets_a_clear_retryable_answer(busy_app):
-    app, (_task, _officers, users, inspection), path = busy_app
-    client, url = _client(app, users[0]), f"/inspections/{inspection.id}/items/2"
+    app, (_task, _officers, users, inspection), url = busy_app
+    client, path = _client(app, users[0]), f"/inspections/{inspection.id}/items/2"
+    inspection_id = inspection.id
     db.session.commit()
-    ready = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(path, 2.5, ready))
-    holder.start()
-    ready.wait()
-    response = client.post(url, data={"record_present": "1", "record": "unchanged", "save_key": "retry-1"},
+    holder = _locked(url, inspection_id, 2.5)
+    response = client.post(path, data={"record_present": "1", "record": "unchanged", "save_key": "retry-1"},
                            headers=HX)
     holder.join()
     body = response.get_data(as_text=True)
@@ -76,7 +84,7 @@ def test_save_during_a_long_lock_gets_a_clear_retryable_answer(busy_app):
     db.session.rollback()
     assert db.session.scalar(select(Answer).where(Answer.item_no == 2)) is None
     # The phone retries with the same key once the lock is gone: saved once.
-    again = client.post(url, data={"record_present": "1", "record": "unchanged", "save_key": "retry-1"}, headers=HX)
+    again = client.post(path, data={"record_present": "1", "record": "unchanged", "save_key": "retry-1"}, headers=HX)
     assert again.status_code == 200
     db.session.rollback()
     assert db.session.scalar(select(Answer).where(Answer.item_no == 2)).version == 1
