@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ..db_setup import bulk_insert
 
 from ..audit.services import record
 from ..core.timeutil import utcnow
@@ -75,7 +78,9 @@ def mark_year_complete(year: int, complete: bool, actor=None) -> None:
 
 # ------------------------------------------------------------------ outcomes and CSV
 
-def outcome_category(inspection: Inspection) -> str:
+def outcome_category(inspection: Inspection, rectified_tasks: set[int] | None = None) -> str:
+    """The result category of a record (``rectified_tasks``: preloaded task ids whose
+    rectification passed its re-inspection, for exports of many rows)."""
     enterprise = inspection.task.enterprise
     licence_action = {"吊销": categories.LICENCE_REVOKED, "撤销": categories.LICENCE_ANNULLED}.get(
         enterprise.licence_state)
@@ -83,17 +88,21 @@ def outcome_category(inspection: Inspection) -> str:
         outcome = categories.Outcome(not_inspected_reason=inspection.not_inspected_reason,
                                      licence_action=licence_action)
     else:
-        outcome = categories.Outcome(overall=inspection.conclusion, rectified=rectified(inspection),
-                                     licence_action=licence_action)
+        done = (inspection.task_id in rectified_tasks) if rectified_tasks is not None else rectified(inspection)
+        outcome = categories.Outcome(overall=inspection.conclusion, rectified=done, licence_action=licence_action)
     return categories.result_category(outcome)
 
 
 def rectified(inspection: Inspection) -> bool:
     """Whether the problems found were rectified: the follow-up case's re-inspection passed."""
+    return inspection.task_id in _rectified_tasks([inspection.task_id])
+
+
+def _rectified_tasks(task_ids) -> set[int]:
     from ..oversight.models import FollowUpCase
 
-    case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.task_id == inspection.task_id))
-    return bool(case and case.rectified)
+    return set(db.session.scalars(select(FollowUpCase.task_id).where(FollowUpCase.task_id.in_(task_ids),
+                                                                    FollowUpCase.rectified.is_(True))))
 
 
 CSV_HEADERS = ["序号", "抽查计划编号", "抽查计划名称", "抽查任务编号", "企业名称", "统一社会信用代码", "检查实施机关",
@@ -109,17 +118,19 @@ class ExportRow:
 
 def approved_inspections(plan: Plan, stmt_filter=None) -> list[Inspection]:
     stmt = (select(Inspection).join(Task, Task.id == Inspection.task_id)
-            .where(Task.plan_id == plan.id, Inspection.state == APPROVED).order_by(Task.code))
+            .where(Task.plan_id == plan.id, Inspection.state == APPROVED).order_by(Task.code)
+            .options(joinedload(Inspection.task).joinedload(Task.enterprise)))
     if stmt_filter is not None:
         stmt = stmt_filter(stmt)
     return db.session.scalars(stmt).unique().all()
 
 
-def _remark(inspection: Inspection) -> str:
+def _remark(inspection: Inspection, category: str) -> str:
     if inspection.not_inspected_reason:
         return "未能检查：" + rules.NOT_INSPECTED_REASON_LABELS[inspection.not_inspected_reason]
     if inspection.conclusion == rules.FAIL:
-        return "现场检查发现问题，已责令整改" if rectified(inspection) else "现场检查发现问题，待后续处理"
+        return ("现场检查发现问题，已责令整改" if category == categories.CAT_PROBLEM_CORRECTED
+                else "现场检查发现问题，待后续处理")
     return ""
 
 
@@ -133,20 +144,30 @@ def export_publicity(plan: Plan, encoding: str = "utf-8-sig", actor=None, stmt_f
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(CSV_HEADERS)
     inspections = approved_inspections(plan, stmt_filter)
+    # Preloaded once: an export of 10,000 rows must not ask the database per row.
+    existing = {p.inspection_id: p for p in db.session.scalars(
+        select(Publication).join(Inspection, Inspection.id == Publication.inspection_id)
+        .join(Task, Task.id == Inspection.task_id).where(Task.plan_id == plan.id))}
+    rectified_tasks = _rectified_tasks(select(Task.id).where(Task.plan_id == plan.id))
+    by = actor.username if actor else "system"
+    new_rows, touched = [], []
     for n, inspection in enumerate(inspections, 1):
-        category = outcome_category(inspection)
-        publication = db.session.scalar(select(Publication).where(Publication.inspection_id == inspection.id))
+        category = outcome_category(inspection, rectified_tasks)
+        publication = existing.get(inspection.id)
         if publication is None:
-            publication = Publication(inspection_id=inspection.id, category=category, first_published_at=now)
-            db.session.add(publication)
-        publication.category, publication.last_exported_at = category, now
-        publication.exported_by = actor.username if actor else "system"
+            new_rows.append({"inspection_id": inspection.id, "category": category, "first_published_at": now,
+                             "last_exported_at": now, "exported_by": by})
+        else:
+            touched.append((publication, category))
         task = inspection.task
         values = [n, plan.code, plan.name, task.code, task.enterprise.name, task.uscc, task.unit.full_name,
                   "双随机抽查", inspection.method or "实地检查",
                   inspection.inspection_date.isoformat() if inspection.inspection_date else "",
-                  categories.RESULT_CATEGORY_LABELS[category], _remark(inspection)]
+                  categories.RESULT_CATEGORY_LABELS[category], _remark(inspection, category)]
         writer.writerow([neutralize(str(v)) for v in values])
+    for publication, category in touched:      # the first publication date stays as it was
+        publication.category, publication.last_exported_at, publication.exported_by = category, now, by
+    bulk_insert(db.session, Publication.__table__, new_rows)
     record("publicity.exported", plan, details={"plan": plan.code, "rows": len(inspections), "encoding": encoding},
            user=actor)
     return buf.getvalue().encode(encoding)
