@@ -73,10 +73,6 @@ def enforce_access():
     return None
 
 
-def has_role(*roles: str) -> bool:
-    return current_user.is_authenticated and current_user.role in roles
-
-
 def can_edit_unit(unit_id: int | None, user=None) -> bool:
     """May the user (default: the current user) change data belonging to this unit?"""
     user = user or current_user

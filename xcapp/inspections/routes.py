@@ -9,6 +9,7 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404, scoped
+from ..core.responses import file_response
 from ..core.roles import COUNTY_ADMIN, CITY_ADMIN, INSPECTOR
 from ..core.timeutil import local_today
 from ..db_setup import late_write_lock
@@ -443,11 +444,7 @@ def public_record_url(inspection: Inspection) -> str:
 
 
 def _pdf_response(data: bytes, filename: str) -> Response:
-    from urllib.parse import quote
-
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
-    return response
+    return file_response(data, "application/pdf", filename, inline=True)
 
 
 # ------------------------------------------------------------------ review

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404, scoped
 from ..core.models import Unit
+from ..core.responses import apply_field_errors
 from ..core.roles import CITY_ADMIN, INSPECTOR
 from ..extensions import db
 from ..htmx import is_htmx
@@ -53,12 +54,7 @@ def _raw(form: PlanForm) -> dict:
 
 
 def _apply_errors(form, exc: PlanError) -> None:
-    for key, message in exc.errors.items():
-        field = getattr(form, key, None)
-        if field is not None:
-            field.errors = [*(field.errors or []), message]
-    if not exc.errors:
-        flash(exc.message, "error")
+    apply_field_errors(form, exc.errors, exc.message)
 
 
 @bp.route("/")

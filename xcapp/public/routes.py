@@ -1,10 +1,9 @@
 import json
-from urllib.parse import quote
-
-from flask import Response, abort, render_template, request
+from flask import abort, render_template, request
 from sqlalchemy import select
 
 from ..core.authz import access
+from ..core.responses import file_response
 from ..core.models import Unit
 from ..extensions import db
 from ..plans.models import DRAFT, EnterpriseDraw, InspectorDraw, Plan, PopulationMember, Replacement, Task
@@ -61,9 +60,7 @@ def receipt(plan_id: int):
 def bundle(plan_id: int):
     plan = _public_plan(plan_id)
     data = json.dumps(build_bundle(plan), ensure_ascii=False, indent=1)
-    response = Response(data, mimetype="application/json")
-    filename = f"draw-bundle-{plan.code}.json"
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    response = file_response(data, "application/json", f"draw-bundle-{plan.code}.json")
     response.headers["Cache-Control"] = "no-cache"
     return response
 

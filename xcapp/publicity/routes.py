@@ -1,11 +1,11 @@
 from datetime import date
-from urllib.parse import quote
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access
+from ..core.responses import file_response
 from ..core.roles import CITY_ADMIN
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -82,7 +82,5 @@ def export_csv(plan_id: int):
         unit_filter = lambda stmt: stmt.where(Task.unit_id == current_user.unit_id)  # noqa: E731
     data = export_publicity(plan, encoding, current_user, unit_filter)
     db.session.commit()
-    response = Response(data, mimetype=f"text/csv; charset={'gb18030' if encoding == 'gb18030' else 'utf-8'}")
-    filename = f"公示-{plan.code}.csv"
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
+    return file_response(data, f"text/csv; charset={'gb18030' if encoding == 'gb18030' else 'utf-8'}",
+                         f"公示-{plan.code}.csv")

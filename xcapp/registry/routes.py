@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ..core.authz import ADMIN_ROLES, EVERYONE, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404
 from ..core.models import all_units
+from ..core.responses import apply_field_errors, file_response
 from ..core.roles import CITY_ADMIN
 from ..extensions import db
 from ..htmx import is_htmx
@@ -29,12 +30,7 @@ MAX_UPLOAD = 5 * 1024 * 1024
 
 
 def _apply_errors(form, exc: RegistryError) -> None:
-    for key, message in exc.errors.items():
-        field = getattr(form, key, None)
-        if field is not None:
-            field.errors = [*field.errors, message]
-        else:
-            flash(message, "error")
+    apply_field_errors(form, exc.errors)
 
 
 def _list_context(args):
@@ -183,17 +179,12 @@ def equipment_export():
 
 
 def _download(data: bytes, stem: str, fmt: str) -> Response:
-    from urllib.parse import quote
-
     from ..core.timeutil import local_today
 
     fmt = "csv" if fmt == "csv" else "xlsx"
-    filename = f"{stem}-{local_today().isoformat()}.{fmt}"
     mimetype = "text/csv; charset=utf-8" if fmt == "csv" else \
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    response = Response(data, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
+    return file_response(data, mimetype, f"{stem}-{local_today().isoformat()}.{fmt}")
 
 
 # -------------------------------------------------------------------- officers
