@@ -1,7 +1,8 @@
 """The 双随机一公开 监督检查表 (12-item checklist) and its rules.
 
-Pure module: no Flask, no database.  Source: the attachment of
-``shared/seed/000_8511b871cdb22b16.txt`` ("双随机一公开"监督检查表) and its two notes.
+Pure module: no Flask, no database.  Source: the attachment ("双随机一公开"监督检查表)
+of the 2023 Xuchang implementation plan and its two notes, kept verbatim as test data
+in ``tests/data/form_2023_xuchang.txt``.
 
 Codes and labels
 ----------------
