@@ -138,12 +138,85 @@ def test_one_nonconformity_gives_fail_and_summary(started, client):
 def test_idempotent_saves(started, client):
     _task, _o, _u, inspection = started
     first = save(client, inspection, 3, record="exists", save_key="k-1")
-    again = save(client, inspection, 3, record="not_exists", save_key="k-1")  # a retry of the same save
+    again = save(client, inspection, 3, record="exists", save_key="k-1")  # a retry of the same save
     assert first.status_code == again.status_code == 200
+    assert "X-Saved-At" in again.headers
     answer = db.session.scalar(select(Answer).where(Answer.item_no == 3))
     assert answer.record == "exists" and answer.version == 1
     assert db.session.scalar(select(func.count()).select_from(SaveReceipt)) == 1
     assert db.session.scalar(select(func.count()).select_from(Answer)) == 1
+
+
+def test_a_key_reused_for_other_content_is_refused(started, client):
+    """Found bug 5: a known key carrying newer text was answered as a replay and the
+    newer text was never stored. Same key + other content: 409, nothing changes."""
+    _task, _o, _u, inspection = started
+    assert save(client, inspection, 3, remark="第一版", save_key="k-r").status_code == 200
+    reused = save(client, inspection, 3, remark="第一版，补充后的文字", save_key="k-r")
+    assert reused.status_code == 409 and reused.headers.get("X-Save-Key-Reused") == "1"
+    assert "编号" in reused.get_data(as_text=True)
+    answer = db.session.scalar(select(Answer).where(Answer.item_no == 3))
+    assert answer.remark == "第一版" and answer.version == 1
+    fresh = save(client, inspection, 3, remark="第一版，补充后的文字", save_key="k-r2")
+    assert fresh.status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(select(Answer).where(Answer.item_no == 3)).remark == "第一版，补充后的文字"
+    # a key of one target is not a key of another
+    other = save(client, inspection, 4, remark="第一版", save_key="k-r")
+    assert other.status_code == 409
+
+
+def test_photo_keys_are_bound_to_the_file(started, client):
+    _task, _o, _u, inspection = started
+    path = f"/inspections/{inspection.id}/photos"
+
+    def post(data, key):
+        return client.post(path, data={"item_no": "6", "save_key": key, "photo": (io.BytesIO(data), "p.jpg")},
+                           headers=HX, content_type="multipart/form-data")
+
+    one, two = jpeg_bytes((800, 600)), jpeg_bytes((640, 480))
+    assert post(one, "p-1").status_code == 200
+    assert post(one, "p-1").status_code == 200          # a retry: stored once
+    assert post(two, "p-1").status_code == 409          # another photo under the old key: refused
+    assert post(two, "p-2").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(Photo)) == 2
+
+
+def test_keyed_writes_without_a_service_key_replay_once(started, client):
+    """Signatures, refusal, summary, submit: the route records the key; a replay of the
+    same content changes nothing, other content under the key is refused."""
+    _task, officers, _u, inspection = started
+    path = f"/inspections/{inspection.id}/signatures"
+    data = {"officer_id": str(officers[0].id), "certificate_shown": "1", "signature": signature_url(), "save_key": "s-1"}
+    assert client.post(path, data=data, headers=HX).status_code == 200
+    assert client.post(path, data=data, headers=HX).status_code == 200
+    db.session.expire_all()
+    assert len(db.session.get(Inspection, inspection.id).signatures) == 1
+    assert db.session.scalar(select(func.count()).select_from(SaveReceipt)) == 1
+    summary = f"/inspections/{inspection.id}/summary"
+    assert client.post(summary, data={"summary": "甲", "save_key": "m-1"}, headers=HX).status_code == 200
+    assert client.post(summary, data={"summary": "乙", "save_key": "m-1"}, headers=HX).status_code == 409
+    db.session.expire_all()
+    assert db.session.get(Inspection, inspection.id).problem_summary == "甲"
+
+
+def test_submit_from_the_sync_queue(started, client):
+    """An offline submit arrives as an htmx request: refused with the reason (the record
+    stays a draft), or sealed with a redirect to the record."""
+    _task, officers, _u, inspection = started
+    path = f"/inspections/{inspection.id}/submit"
+    refused = client.post(path, data={"inspection_date": "", "save_key": "sub-1"}, headers=HX)
+    assert refused.status_code == 422 and "还不能提交" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Inspection, inspection.id).state == "draft"
+    fill_all(client, inspection)
+    finish(client, inspection, officers)
+    sealed = client.post(path, data={"inspection_date": "", "save_key": "sub-2"}, headers=HX)
+    assert sealed.status_code == 200 and sealed.headers["HX-Redirect"].endswith("#submit-box")
+    again = client.post(path, data={"inspection_date": "", "save_key": "sub-2"}, headers=HX)   # a lost response
+    assert again.status_code == 200 and "HX-Redirect" in again.headers
+    db.session.expire_all()
+    assert db.session.get(Inspection, inspection.id).state == "submitted"
 
 
 def test_two_officers_never_overwrite_silently(started, client, app, auth):

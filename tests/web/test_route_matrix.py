@@ -117,6 +117,8 @@ EXPECTED = {
     ("plans.officer_replace", "POST"): owned(302, readonly=403, inspector=403),
     # The phone: only the officers of a task fill it; staff of the unit can read it.
     ("inspections.my_tasks", "GET"): same(403, anon=302, inspector=200, assigned=200),
+    ("inspections.csrf_token", "GET"): same(403, anon=302, inspector=200, assigned=200),
+    ("inspections.service_worker", "GET"): same(200),
     ("inspections.checklist", "GET"): officer_view(),
     ("inspections.start_inspection", "POST"): same(403, anon=302, inspector=404, assigned=302),
     ("inspections.item", "GET"): officer_view(),

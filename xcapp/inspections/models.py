@@ -124,14 +124,16 @@ class Answer(db.Model):
 
 
 class SaveReceipt(db.Model):
-    """Idempotency: a save the server has applied, by the client's key. A retried or
-    double-tapped request with the same key changes nothing."""
+    """Idempotency: a save the server has applied, by the client's key, bound to what it
+    carried. The same key with the same content changes nothing (a retry); the same key
+    with other content is refused, so a key can never acknowledge newer text."""
 
     __tablename__ = "save_receipt"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
     target: Mapped[str] = mapped_column(String(40))
+    content_sha256: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -3,7 +3,10 @@ photos, signatures, submit; and the county admin's review."""
 from __future__ import annotations
 
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+import hashlib
+
+from flask import Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
@@ -11,14 +14,14 @@ from sqlalchemy import select
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404, scoped
 from ..core.responses import file_response
 from ..core.roles import COUNTY_ADMIN, CITY_ADMIN, INSPECTOR
-from ..core.timeutil import local_today
+from ..core.timeutil import local_today, to_local, utcnow
 from ..db_setup import late_write_lock
 from ..extensions import db
-from ..htmx import is_htmx
+from ..htmx import hx_redirect, is_htmx
 from ..plans.models import Plan, Task
 from . import bp, rules
 from .models import SELF_CHECK_MATCH, SUBMITTED, Blob, Inspection, Photo, SelfReport
-from .services import (InspectionError, add_equipment_row, add_extra_row, add_photo, approve,
+from .services import (InspectionError, KeyReused, SaveKey, add_equipment_row, claim_key, add_extra_row, add_photo, approve,
                        attach_stamp, confirm_equipment, delete_extra_row, equipment_warning, latest, officer_of,
                        record_not_inspected, record_refusal, return_for_revision, save_answer, save_equipment_row,
                        save_extra_row, save_self_check, save_self_report, save_summary, seal_intact, sign_enterprise,
@@ -63,8 +66,64 @@ def _photos_by_item(inspection: Inspection) -> dict[int, list[Photo]]:
     return out
 
 
-def _form_key() -> str | None:
-    return request.form.get("save_key") or request.headers.get("X-Idempotency-Key")
+def _form_key() -> SaveKey | None:
+    """The client's save key, bound to the SHA-256 of everything the request carries
+    (path, every form field but the key and the CSRF token, each file's SHA-256)."""
+    key = request.form.get("save_key") or request.headers.get("X-Idempotency-Key")
+    if not key:
+        return None
+    return SaveKey(key, content_hash())
+
+
+def content_hash() -> str:
+    digest = hashlib.sha256(request.path.encode())
+    fields = sorted((k, v) for k, values in request.form.lists() for v in values
+                    if k not in ("save_key", "csrf_token"))
+    for name, value in fields:
+        digest.update(b"\0f" + name.encode() + b"\0" + value.encode())
+    for name, upload in sorted(request.files.items(multi=True), key=lambda pair: pair[0]):
+        file_digest = hashlib.sha256(upload.stream.read(MAX_PHOTO_UPLOAD + 1)).hexdigest()
+        upload.stream.seek(0)
+        digest.update(b"\0u" + name.encode() + b"\0" + file_digest.encode())
+    return digest.hexdigest()
+
+
+def _refused(exc: InspectionError) -> tuple[str, int]:
+    db.session.rollback()
+    if isinstance(exc, KeyReused):
+        g.key_reused = True
+    return exc.message, exc.status
+
+
+@bp.after_request
+def _save_headers(response):
+    """Tell the phone's sync queue when the server stored a write (its own clock) and
+    when a key must be replaced by a new one."""
+    if request.method == "POST":
+        if response.status_code < 300 or response.headers.get("HX-Redirect"):
+            response.headers["X-Saved-At"] = to_local(utcnow()).strftime("%H:%M:%S")
+        if g.get("key_reused"):
+            response.headers["X-Save-Key-Reused"] = "1"
+    return response
+
+
+@bp.route("/csrf-token")
+@access(INSPECTOR)
+def csrf_token():
+    """A fresh CSRF token for the sync queue after the page's token expired."""
+    return jsonify(token=generate_csrf())
+
+
+@bp.route("/sw.js")
+@access(public=True)
+def service_worker():
+    """The service worker, served under /inspections/ so that its scope covers the
+    officer's pages; the static files it caches are listed here with their versions."""
+    body = render_template("inspections/sw.js")
+    response = Response(body, mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = url_for("inspections.my_tasks").rsplit("/", 1)[0] + "/"
+    return response
 
 
 # ------------------------------------------------------------------ my tasks
@@ -148,9 +207,9 @@ def item(inspection_id: int, item_no: int):
                                                      base_version=base, key=_form_key())
         db.session.commit()
     except InspectionError as exc:
-        db.session.rollback()
+        message, code = _refused(exc)
         inspection = _inspection(inspection_id)
-        return _after_write(inspection, item_no, exc.message, exc.status)
+        return _after_write(inspection, item_no, message, code)
     return _after_write(inspection, item_no, saved=True)
 
 
@@ -163,26 +222,29 @@ def _after_write(inspection, item_no, message="", status_code=200, saved=False):
 
 
 def _write(inspection_id: int, action, anchor_item: int, *, block: str | None = None, row_kind: str | None = None,
-           row_id: int | None = None):
+           row_id: int | None = None, claim: str | None = None):
     """Run one write for the checklist; answer with the block it changed (htmx) or a redirect.
 
     ``row_kind`` ("extra" or "equipment") answers with just that row, so a value being
-    typed into another row is never swapped away."""
+    typed into another row is never swapped away. ``claim`` names the target of a write
+    whose service takes no key: the key is recorded here, and a replay changes nothing."""
     inspection = _inspection(inspection_id)
     if current_user.role != INSPECTOR:
         abort(403)
     message, code = "", 200
     try:
-        action(inspection.id)
+        if not (claim and claim_key(inspection.id, _form_key(), claim, current_user)):
+            action(inspection.id)
         db.session.commit()
     except InspectionError as exc:
-        db.session.rollback()
-        message, code = exc.message, exc.status
+        message, code = _refused(exc)
     inspection = _inspection(inspection_id)
     if row_kind and is_htmx():
         ctx = _ctx(inspection, inspection.task)
         rows = inspection.extra_rows if row_kind == "extra" else inspection.equipment_rows
-        row = next((r for r in rows if r.id == row_id), None) or abort(404)
+        row = next((r for r in rows if r.id == row_id), None)
+        if row is None:
+            return message or "该行不存在", code if message else 404
         # Rows are not swapped on success (what the officer typed stays as typed); a
         # refused row comes back out of band with the stored values and the reason.
         html = render_block(PAGE, f"{row_kind}_row", row=row, message=message, oob=True, **ctx) if message else ""
@@ -223,14 +285,14 @@ def extra_save(inspection_id: int, row_id: int):
 @bp.route("/<int:inspection_id>/extra/<int:row_id>/delete", methods=["POST"])
 @access(INSPECTOR)
 def extra_delete(inspection_id: int, row_id: int):
-    return _write(inspection_id, lambda i: delete_extra_row(i, row_id, current_user), 12)
+    return _write(inspection_id, lambda i: delete_extra_row(i, row_id, current_user), 12, claim=f"extra:{row_id}:del")
 
 
 @bp.route("/<int:inspection_id>/summary", methods=["POST"])
 @access(INSPECTOR)
 def summary_save(inspection_id: int):
     return _write(inspection_id, lambda i: save_summary(i, request.form.get("summary", ""), current_user), 0,
-                  block="summary")
+                  block="summary", claim="summary")
 
 
 @bp.route("/<int:inspection_id>/equipment", methods=["GET", "POST"])
@@ -256,7 +318,8 @@ def equipment_save(inspection_id: int, row_id: int):
 @bp.route("/<int:inspection_id>/equipment/confirm", methods=["POST"])
 @access(INSPECTOR)
 def equipment_confirm(inspection_id: int):
-    return _write(inspection_id, lambda i: confirm_equipment(i, current_user), 0, block="equipment")
+    return _write(inspection_id, lambda i: confirm_equipment(i, current_user), 0, block="equipment",
+                  claim="equipment:confirm")
 
 
 @bp.route("/<int:inspection_id>/photos", methods=["POST"])
@@ -271,8 +334,9 @@ def photo_add(inspection_id: int):
     def action(i):
         if upload is None or not upload.filename:
             raise InspectionError("请选择或拍摄照片")
+        key = _form_key()   # hashes the file, then rewinds it
         data = upload.stream.read(MAX_PHOTO_UPLOAD + 1)
-        add_photo(i, item_no, data, current_user, _form_key())
+        add_photo(i, item_no, data, current_user, key)
 
     if item_no == 0:
         return _write(inspection_id, action, 0, block="not_inspected")
@@ -282,8 +346,7 @@ def photo_add(inspection_id: int):
         action(inspection.id)
         db.session.commit()
     except InspectionError as exc:
-        db.session.rollback()
-        message, code = exc.message, exc.status
+        message, code = _refused(exc)
     inspection = _inspection(inspection_id)
     if is_htmx() and item_no in rules.ALL_ITEMS:
         return render_block(PAGE, "item_photos", item=rules.ALL_ITEMS[item_no], photo_message=message,
@@ -330,7 +393,7 @@ def officer_sign(inspection_id: int):
     officer_id = request.form.get("officer_id", type=int) or abort(400)
     return _write(inspection_id, lambda i: sign_officer(i, officer_id, request.form.get("certificate_shown") == "1",
                                                         request.form.get("signature", ""), current_user),
-                  0, block="signatures")
+                  0, block="signatures", claim=f"sign:{officer_id}")
 
 
 @bp.route("/<int:inspection_id>/enterprise", methods=["POST"])
@@ -339,7 +402,7 @@ def enterprise_sign(inspection_id: int):
     return _write(inspection_id, lambda i: sign_enterprise(i, request.form.get("opinion", ""),
                                                            request.form.get("representative", ""),
                                                            request.form.get("signature", ""), current_user),
-                  0, block="enterprise")
+                  0, block="enterprise", claim="enterprise")
 
 
 @bp.route("/<int:inspection_id>/refusal", methods=["POST"])
@@ -347,7 +410,7 @@ def enterprise_sign(inspection_id: int):
 def enterprise_refusal(inspection_id: int):
     attested = [int(v) for v in request.form.getlist("attest") if v.isdigit()]
     return _write(inspection_id, lambda i: record_refusal(i, request.form.get("reason", ""), attested, current_user),
-                  0, block="enterprise")
+                  0, block="enterprise", claim="refusal")
 
 
 @bp.route("/<int:inspection_id>/self-check", methods=["POST"])
@@ -355,7 +418,7 @@ def enterprise_refusal(inspection_id: int):
 def self_check(inspection_id: int):
     return _write(inspection_id, lambda i: save_self_check(i, request.form.get("match", ""),
                                                            request.form.get("note", ""), current_user),
-                  0, block="self_check")
+                  0, block="self_check", claim="self_check")
 
 
 def _step(action, success: str, target: str):
@@ -390,7 +453,7 @@ def not_inspected(inspection_id: int):
     return _write(inspection_id, lambda i: record_not_inspected(i, request.form.get("reason", ""),
                                                                 request.form.get("remark", ""),
                                                                 request.form.get("inspection_date"), current_user),
-                  0, block="not_inspected")
+                  0, block="not_inspected", claim="not_inspected")
 
 
 @bp.route("/<int:inspection_id>/submit", methods=["POST"])
@@ -398,6 +461,18 @@ def not_inspected(inspection_id: int):
 def submit_record(inspection_id: int):
     geo = {k: request.form.get(k) for k in ("lat", "lon", "accuracy") if request.form.get(k)}
     inspection = _inspection(inspection_id)
+    if is_htmx():
+        # From the phone's sync queue (a submit made offline): sealed now, or refused
+        # with the reason; a refused submit leaves the record a draft.
+        try:
+            if not claim_key(inspection.id, _form_key(), "submit", current_user):
+                submit(inspection.id, request.form.get("inspection_date"), current_user, geo or None)
+            db.session.commit()
+        except InspectionError as exc:
+            message, code = _refused(exc)
+            return render_template("errors/fragment.html", status=code, title="未能提交", message=message), code
+        flash("检查记录已提交并封存。", "success")
+        return hx_redirect(url_for("inspections.checklist", task_id=inspection.task_id, _anchor="submit-box"))
     return _step(lambda: submit(inspection.id, request.form.get("inspection_date"), current_user, geo or None),
                  "检查记录已提交并封存。",
                  url_for("inspections.checklist", task_id=inspection.task_id, _anchor="submit-box"))

@@ -151,15 +151,55 @@ def _touch_task(inspection: Inspection) -> None:
         task.state = TASK_IN_PROGRESS
 
 
+class SaveKey(str):
+    """A client's save key with the SHA-256 of the content it was sent with (computed by
+    the route from the request). A plain ``str`` key has the empty content hash."""
+
+    content: str = ""
+
+    def __new__(cls, key: str, content: str = ""):
+        self = super().__new__(cls, key)
+        self.content = content
+        return self
+
+
+KEY_REUSED = "此保存编号已用于不同的内容，请重新保存（页面会自动用新的编号重试）。"
+
+
+class KeyReused(InspectionError):
+    """Same key, different content (or another record): refused, the client retries
+    with a new key."""
+
+    def __init__(self):
+        super().__init__(KEY_REUSED, 409)
+
+
 def _receipt(inspection: Inspection, key: str | None, target: str) -> bool:
-    """True when this save was applied before (same key): the caller changes nothing."""
+    """True when this exact save was applied before (same key, same record, same target,
+    same content): the caller changes nothing. Raises KeyReused when the key was used
+    for anything else."""
     if not key:
         return False
-    key = key[:64]
-    if db.session.get(SaveReceipt, key) is not None:
-        return True
-    db.session.add(SaveReceipt(key=key, inspection_id=inspection.id, target=target))
+    content = getattr(key, "content", "")
+    key = str(key)[:64]
+    seen = db.session.get(SaveReceipt, key)
+    if seen is not None:
+        if (seen.inspection_id, seen.target, seen.content_sha256 or "") == (inspection.id, target, content):
+            return True
+        raise KeyReused()
+    db.session.add(SaveReceipt(key=key, inspection_id=inspection.id, target=target, content_sha256=content))
     return False
+
+
+def claim_key(inspection_id: int, key: str | None, target: str, actor) -> bool:
+    """For writes without a key of their own (signatures, refusal, submit, ...): lock the
+    record and record the key; True when this exact write was applied before."""
+    if not key:
+        return False
+    inspection = _lock(inspection_id)
+    if officer_of(actor, inspection.task) is None:
+        raise InspectionError("只有本任务的检查人员可以填写检查记录。", 403)
+    return _receipt(inspection, key, target)
 
 
 # ------------------------------------------------------------------ items
