@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from ..core.authz import access
 from ..core.models import all_units
+from ..core.params import int_arg
 from ..core.roles import CITY_ADMIN
 from ..core.timeutil import CST
 from ..extensions import db
@@ -38,17 +39,19 @@ def log():
     if args.get("object_type"):
         stmt = stmt.where(AuditLog.object_type == args["object_type"].strip())
     start, end = _parse_day(args.get("from")), _parse_day(args.get("to"))
-    # Days are entered in China time; stored times are UTC.
-    if start:
+    # Days are entered in China time; stored times are UTC. A bound beyond the calendar
+    # (from 0001-01-01, to 9999-12-31) bounds nothing.
+    if start and start.year > 1:
         stmt = stmt.where(AuditLog.at >= start - timedelta(hours=8))
-    if end:
+    if end and end.year < 9999:
         stmt = stmt.where(AuditLog.at < end + timedelta(days=1) - timedelta(hours=8))
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = max(1, request.args.get("page", 1, type=int))
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, int_arg(args, "page", 1) or 1), pages)
     rows = db.session.scalars(
         stmt.order_by(AuditLog.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).all()
-    ctx = dict(rows=rows, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+    ctx = dict(rows=rows, total=total, page=page, pages=pages,
                units=all_units(), args=args, tz=CST)
     if is_htmx():
         return render_block("audit/log.html", "results", **ctx)

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from ..core.authz import access
 from ..core.responses import file_response
 from ..core.models import Unit
+from ..core.params import int_arg
 from ..extensions import db
 from ..plans.models import DRAFT, EnterpriseDraw, InspectorDraw, Plan, PopulationMember, Replacement, Task
 from ..plans.services import build_bundle, plans_for_public
@@ -89,7 +90,10 @@ def results():
     from ..publicity.services import published
 
     plans = plans_for_public()
-    plan = db.session.get(Plan, request.args.get("plan", type=int)) if request.args.get("plan") else None
+    plan = None
+    if (request.args.get("plan") or "").strip():   # a plan that is not public (or no number) is not found
+        wanted = int_arg(request.args, "plan")
+        plan = next((p for p in plans if p.id == wanted), None) or abort(404)
     q = (request.args.get("q") or "").strip()[:60]
     rows = published(plan, q)
     return render_template("public/results.html", plans=plans, plan=plan, q=q, rows=rows,

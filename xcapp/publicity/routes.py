@@ -7,11 +7,13 @@ from sqlalchemy import select
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access
 from ..core.responses import file_response
 from ..core.roles import CITY_ADMIN
+from ..core.params import int_arg
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..plans.models import Plan, Task
 from . import bp
 from .models import WorkdayOverride, WorkdayYear
+from .workdays import PUBLICATION_DEADLINE_WORKDAYS
 from .services import (PublicityError, add_workdays, delete_override, export_publicity, mark_year_complete,
                        set_override)
 
@@ -19,13 +21,19 @@ from .services import (PublicityError, add_workdays, delete_override, export_pub
 @bp.route("/workdays", methods=["GET", "POST"])
 @access(*STAFF_ROLES)
 def workdays():
-    result = None
-    start, n = request.args.get("start"), request.args.get("n", 20, type=int)
-    if start:
-        try:
-            result = (date.fromisoformat(start), n, add_workdays(date.fromisoformat(start), n))
-        except ValueError:
-            flash("日期格式应为 2023-09-25", "error")
+    result, status = None, 200
+    start = (request.args.get("start") or "").strip()
+    if start and request.method == "GET":
+        day, n = _day(start), int_arg(request.args, "n", PUBLICATION_DEADLINE_WORKDAYS, minimum=1,
+                                      maximum=MAX_WORKDAYS)
+        if day is None:
+            flash(f"检查日期应在 {FIRST_DAY} 至 {LAST_DAY} 之间，格式如 2023-09-25", "error")
+            status = 422
+        elif n is None:
+            flash(f"工作日数应为 1 至 {MAX_WORKDAYS} 之间的整数", "error")
+            status = 422
+        else:
+            result = (day, n, add_workdays(day, n))
     if request.method == "POST":
         if current_user.role != CITY_ADMIN:
             abort(403)
@@ -44,7 +52,20 @@ def workdays():
     overrides = db.session.scalars(select(WorkdayOverride).order_by(WorkdayOverride.day.desc())).all()
     years = db.session.scalars(select(WorkdayYear).order_by(WorkdayYear.year)).all()
     return render_template("publicity/workdays.html", overrides=overrides, years=years, result=result,
-                           this_year=local_today().year, can_edit=current_user.role == CITY_ADMIN)
+                           this_year=local_today().year, can_edit=current_user.role == CITY_ADMIN), status
+
+
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)   # the years the override table accepts
+MAX_WORKDAYS = 250   # about one year of working days
+
+
+def _day(text: str) -> date | None:
+    """An ISO date within the years a deadline can be computed for, else None."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
 
 
 @bp.route("/workdays/<day>/delete", methods=["POST"])

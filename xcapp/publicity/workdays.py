@@ -132,7 +132,10 @@ class WorkdayCalendar:
         step = 1 if n >= 0 else -1
         remaining = abs(int(n))
         while remaining:
-            d += timedelta(days=step)
+            try:
+                d += timedelta(days=step)
+            except OverflowError:   # past 9999-12-31 or before 0001-01-01: no calendar knows it
+                raise CalendarUnknown(d.year + step) from None
             if self.is_workday(d):
                 remaining -= 1
         return d
