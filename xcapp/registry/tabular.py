@@ -65,7 +65,6 @@ import csv
 import datetime as _dt
 import io
 import math
-import warnings
 import zipfile
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple, Sequence
@@ -94,6 +93,13 @@ MAX_ROWS = 10_000
 MAX_COLUMNS = 200
 #: Decompressed size above which a workbook is refused (zip bomb guard).
 MAX_XLSX_UNCOMPRESSED = 200 * 1024 * 1024
+#: Reading budgets (issue 11.4): rows of any kind (empty ones included) beyond the
+#: data rows allowed, cells per row on average, shared strings, characters of text.
+#: A file over any of them is refused as soon as the reader passes it.
+EMPTY_ROWS_ALLOWED = 10_000
+CELLS_PER_ROW = 30
+MAX_SHARED_STRINGS = 1_000_000
+MAX_TEXT_CHARS = 40_000_000
 
 _FORMULA_CHARS = ("=", "+", "-", "@")
 _INJECTION_CHARS = ("=", "+", "-", "@", "\t", "\r")
@@ -234,7 +240,7 @@ def read_table(
         raise TableError(f"文件超过 {_mb(max_bytes)} MB（当前 {_mb(len(data))} MB），请拆分后分批导入")
 
     if ext == "xlsx":
-        raw_rows = _xlsx_rows(data)
+        raw_rows = _xlsx_rows(data, max_rows)
         fmt = "xlsx"
     else:
         raw_rows = _csv_rows(data)
@@ -242,7 +248,7 @@ def read_table(
     return _build_table(raw_rows, fmt, max_rows)
 
 
-def _xlsx_rows(data: bytes):
+def _xlsx_rows(data: bytes, max_rows: int = MAX_ROWS):
     """Yield (row_number, [(value, problem_message|None), ...]) from the first sheet."""
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise TableError(
@@ -262,39 +268,30 @@ def _xlsx_rows(data: bytes):
     if total > MAX_XLSX_UNCOMPRESSED:
         raise TableError("Excel 文件解压后过大，无法导入：请只保留需要导入的数据")
 
-    import openpyxl
+    from .xlsx_reader import XlsxBudgetExceeded, XlsxDamaged, iter_rows
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            wb = openpyxl.load_workbook(
-                io.BytesIO(data), read_only=True, data_only=False, keep_links=False
-            )
-    except Exception:  # openpyxl raises many types for damaged files
-        raise TableError("文件不是有效的 Excel (.xlsx) 文件") from None
+    budget = xlsx_budget(max_rows)
 
     def generate():
         try:
-            if not wb.worksheets:
-                return
-            ws = wb.worksheets[0]
-            if getattr(ws, "reset_dimensions", None):
-                # The <dimension> element can claim A1:XFD1048576; don't trust it.
-                ws.reset_dimensions()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                for row_number, row in enumerate(
-                    ws.iter_rows(max_col=MAX_COLUMNS + 1), start=1
-                ):
-                    yield row_number, [_xlsx_cell(c) for c in row]
-        except TableError:
-            raise
-        except Exception:
-            raise TableError("文件不是有效的 Excel (.xlsx) 文件：工作表内容已损坏") from None
-        finally:
-            wb.close()
+            for row_number, cells in iter_rows(data, budget):
+                yield row_number, [_xlsx_cell(c) for c in cells]
+        except XlsxBudgetExceeded as exc:
+            raise TableError(exc.message) from None
+        except XlsxDamaged:
+            raise TableError("文件不是有效的 Excel (.xlsx) 文件：工作表内容已损坏或不是 Excel 工作簿") from None
 
     return generate()
+
+
+def xlsx_budget(max_rows: int):
+    """Reading budgets of a workbook that may hold ``max_rows`` data rows (see xlsx_reader)."""
+    from .xlsx_reader import Budget
+
+    rows = max_rows + 1 + EMPTY_ROWS_ALLOWED
+    cells = rows * CELLS_PER_ROW
+    return Budget(max_rows=rows, max_cells=cells, max_shared_strings=min(cells, MAX_SHARED_STRINGS),
+                  max_text_chars=MAX_TEXT_CHARS, max_columns=MAX_COLUMNS + 1)
 
 
 def _xlsx_cell(cell) -> tuple[object, str | None]:
@@ -416,7 +413,12 @@ def _csv_rows(data: bytes):
 def _build_table(raw_rows: Iterable, fmt: str, max_rows: int) -> Table:
     header_cells = None
     data: list[tuple[int, list]] = []
+    seen = 0
+    row_budget = max_rows + 1 + EMPTY_ROWS_ALLOWED
     for row_number, cells in raw_rows:
+        seen += 1
+        if seen > row_budget:
+            raise TableError(f"文件超过 {row_budget:,} 行（含空行），请删除多余的空行或拆分后分批导入")
         if all(v is None for v, _ in cells):
             continue
         if header_cells is None:
