@@ -81,6 +81,13 @@ def sign_both(page):
         expect(page.locator("#signatures .badge-ok")).to_have_count(i + 1)
 
 
+def submit(page):
+    page.get_by_role("button", name="提交并封存", exact=True).click()
+    confirm = page.get_by_role("button", name="确认提交并封存")
+    if confirm.count():
+        confirm.click()
+
+
 def test_a_full_inspection_with_refusal(live_server, phone, task_setup):
     task, officers, users = task_setup
     page = phone
@@ -97,7 +104,7 @@ def test_a_full_inspection_with_refusal(live_server, phone, task_setup):
     page.get_by_role("button", name="记录拒绝签字").click()
     expect(page.locator("#enterprise")).to_contain_text("企业拒绝签字（")
     expect(page.locator("#submit-box .blockers")).to_have_count(0)
-    page.get_by_role("button", name="提交并封存").click()
+    submit(page)
     expect(page.locator("#seal")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
     expect(page.locator(".sealed")).to_contain_text("合格")
 

@@ -21,7 +21,7 @@ from ..htmx import hx_redirect, is_htmx
 from ..plans.models import Plan, Task
 from . import bp, rules
 from .models import SELF_CHECK_MATCH, SUBMITTED, Blob, Inspection, Photo, SelfReport
-from .services import (InspectionError, KeyReused, SaveKey, add_equipment_row, claim_key, add_extra_row, add_photo, approve,
+from .services import (Conflict, InspectionError, KeyReused, SaveKey, add_equipment_row, claim_key, add_extra_row, add_photo, approve,
                        attach_stamp, confirm_equipment, delete_extra_row, equipment_warning, latest, officer_of,
                        record_not_inspected, record_refusal, return_for_revision, save_answer, save_equipment_row,
                        save_extra_row, save_self_check, save_self_report, save_summary, seal_intact, sign_enterprise,
@@ -48,8 +48,9 @@ def _ctx(inspection: Inspection | None, task: Task, full: bool = True, **extra) 
                today=local_today().isoformat())
     if inspection is not None:
         ctx["state"] = status(inspection)
-        ctx["photos_by_item"] = _photos_by_item(inspection)
-        ctx["equipment_warning"] = equipment_warning(inspection)
+        if full:   # a save's answer form and out-of-band regions show neither
+            ctx["photos_by_item"] = _photos_by_item(inspection)
+            ctx["equipment_warning"] = equipment_warning(inspection)
     if full:
         ctx["self_report"] = db.session.get(SelfReport, task.id)
         ctx["can_manage"] = can_edit_unit(task.unit_id)
@@ -92,6 +93,8 @@ def _refused(exc: InspectionError) -> tuple[str, int]:
     db.session.rollback()
     if isinstance(exc, KeyReused):
         g.key_reused = True
+    elif isinstance(exc, Conflict):
+        g.version_conflict = True
     return exc.message, exc.status
 
 
@@ -104,6 +107,8 @@ def _save_headers(response):
             response.headers["X-Saved-At"] = to_local(utcnow()).strftime("%H:%M:%S")
         if g.get("key_reused"):
             response.headers["X-Save-Key-Reused"] = "1"
+        if g.get("version_conflict"):
+            response.headers["X-Save-Conflict"] = "version"
     return response
 
 
@@ -184,7 +189,10 @@ def _card(inspection: Inspection, item_no: int, message: str = "", status_code: 
 @access(*STAFF_ROLES, INSPECTOR)
 @late_write_lock
 def item(inspection_id: int, item_no: int):
-    inspection = _inspection(inspection_id)
+    # An officer's save reads the record once, locked, in save_answer (which checks that
+    # the user is an officer of the task); a refusal re-reads it within the user's scope.
+    saving = request.method == "POST" and current_user.role == INSPECTOR
+    inspection = None if saving else _inspection(inspection_id)
     if item_no not in rules.ALL_ITEMS:
         abort(404)
     if request.method == "GET":
@@ -203,8 +211,9 @@ def item(inspection_id: int, item_no: int):
         data["remark"] = request.form.get("remark", "")
     base = request.form.get("base_version", type=int)
     try:
-        inspection, _answer, _replayed = save_answer(inspection.id, item_no, data, current_user,
+        inspection, _answer, _replayed = save_answer(inspection_id, item_no, data, current_user,
                                                      base_version=base, key=_form_key())
+        db.session().expire_on_commit = False   # the response shows what this commit stored, not re-read
         db.session.commit()
     except InspectionError as exc:
         message, code = _refused(exc)

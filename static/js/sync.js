@@ -1,0 +1,275 @@
+// The phone's sync queue: every change of the checklist is written to IndexedDB
+// first (photos and signatures as blobs) and sent from there, in order, one at a
+// time, each with its own key. An entry leaves the queue only when the server
+// acknowledged exactly what it carries (a key is bound to its content on the
+// server: a key reused for other content is refused and the entry gets a new key).
+// Sent on load, on reconnect, when the page becomes visible and every 15 s; an
+// expired CSRF token is refreshed, an expired login resumes after the new login.
+// Also: the top bar "N 项待同步 · 上次同步 HH:MM" and the service worker that keeps
+// the checklists of the officer's open tasks for use without network.
+(function () {
+  "use strict";
+  var kv = window.idbKeyval;
+  if (!kv || !window.indexedDB || !window.Promise) { return; }   // old browser: online only, as before
+  var queueStore = kv.createStore("xcapp-queue", "entries");
+  var metaStore = kv.createStore("xcapp-meta", "meta");
+  var counter = 0, syncing = false, again = false, current = null, listeners = [];
+  var csrf = null, refreshTimer = null;
+
+  function uuid() {
+    var b = new Uint8Array(16);
+    window.crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
+  }
+  function pageToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"]; } catch (e) { return null; }
+  }
+  function hhmm(date) {
+    return ("0" + date.getHours()).slice(-2) + ":" + ("0" + date.getMinutes()).slice(-2);
+  }
+
+  function all() {
+    return kv.entries(queueStore).then(function (pairs) {
+      return pairs.map(function (p) { return p[1]; }).sort(function (a, b) { return a.seq - b.seq; });
+    });
+  }
+  function put(entry) { return kv.set(entry.id, entry, queueStore); }
+  function remove(entry) { return kv.del(entry.id, queueStore); }
+
+  function add(entry) {
+    entry.seq = entry.seq || Date.now() * 1000 + (counter++ % 1000);
+    entry.id = entry.id || ("e" + entry.seq + "-" + uuid().slice(0, 6));
+    entry.key = uuid();
+    entry.state = entry.state || "pending";
+    entry.page = entry.page || window.location.pathname;
+    return put(entry).then(function () { changed(); return entry; });
+  }
+  // A newer content for the same form replaces an unsent older one (with a new key:
+  // the old one may have reached the server with its response lost).
+  function replace(entry, fields) {
+    entry.fields = fields;
+    entry.key = uuid();
+    entry.state = "pending";
+    return put(entry).then(function () { changed(); return entry; });
+  }
+
+  function toFormData(entry) {
+    var fd = new FormData();
+    entry.fields.forEach(function (f) {
+      var value = f[1];
+      if (value && typeof value === "object" && value.blob) {
+        fd.append(f[0], value.blob, value.filename || "photo.jpg");
+      } else {
+        fd.append(f[0], value);
+      }
+    });
+    fd.append("save_key", entry.key);
+    return fd;
+  }
+
+  function blobToDataUrl(blob) {
+    return new Promise(function (resolve, reject) {
+      var r = new FileReader();
+      r.onload = function () { resolve(r.result); };
+      r.onerror = reject;
+      r.readAsDataURL(blob);
+    });
+  }
+  // Signatures travel as data URLs (the form's format) but are kept as blobs.
+  function prepare(entry) {
+    var jobs = entry.fields.map(function (f) {
+      if (f[1] && typeof f[1] === "object" && f[1].dataUrl) {
+        return blobToDataUrl(f[1].dataUrl).then(function (url) { return [f[0], url]; });
+      }
+      return Promise.resolve(f);
+    });
+    return Promise.all(jobs).then(function (fields) {
+      var copy = Object.assign({}, entry);
+      copy.fields = fields;
+      return copy;
+    });
+  }
+
+  function send(entry) {
+    return prepare(entry).then(function (ready) {
+      return new Promise(function (resolve) {
+        var xhr = new XMLHttpRequest();
+        xhr.open("POST", entry.url);
+        xhr.timeout = entry.kind === "photo" ? 120000 : 30000;
+        xhr.setRequestHeader("HX-Request", "true");
+        xhr.setRequestHeader("HX-Current-URL", window.location.href);
+        if (entry.target) { xhr.setRequestHeader("HX-Target", entry.target); }
+        xhr.setRequestHeader("X-CSRFToken", csrf || pageToken() || "");
+        if (xhr.upload && entry.kind === "photo") {
+          xhr.upload.onprogress = function (e) { emit("progress", entry, e.lengthComputable ? e.loaded / e.total : null); };
+        }
+        xhr.onload = function () {
+          resolve({status: xhr.status, body: xhr.responseText, xhr: xhr});
+        };
+        xhr.onerror = xhr.ontimeout = xhr.onabort = function () { resolve({status: 0, body: "", xhr: xhr}); };
+        xhr.send(toFormData(ready));
+      });
+    });
+  }
+
+  function refreshToken() {
+    return fetch("/inspections/csrf-token", {credentials: "same-origin", headers: {"HX-Request": "true"}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data && data.token) { csrf = data.token; return true; } return false; })
+      .catch(function () { return false; });
+  }
+
+  function emit(name, entry, extra) {
+    listeners.forEach(function (fn) { try { fn(name, entry, extra); } catch (e) { if (window.console) { console.error(e); } } });
+  }
+
+  // One entry: resolves to "next" (go on), "stop" (try later) or "again" (send it again now).
+  function sendOne(entry) {
+    current = entry;
+    emit("sending", entry);
+    return send(entry).then(function (r) {
+      var xhr = r.xhr;
+      if (r.status === 0) { emit("offline", entry); return "stop"; }
+      if (r.status === 401) {
+        emit("login", entry);
+        var target = xhr.getResponseHeader("HX-Redirect");
+        try { window.sessionStorage.setItem("xcapp-return-to", entry.card || ""); } catch (e) { /* ignore */ }
+        if (target) { window.location.href = target; }
+        return "stop";
+      }
+      if (r.status === 409 && xhr.getResponseHeader("X-Save-Key-Reused")) {
+        entry.key = uuid();
+        return put(entry).then(function () { return "again"; });
+      }
+      if (r.status === 400 && !entry.csrfRetried) {
+        entry.csrfRetried = true;
+        return refreshToken().then(function (ok) { return ok ? "again" : "stop"; });
+      }
+      if (r.status >= 500 || r.status === 429) { emit("busy", entry); return "stop"; }
+      if (r.status === 409 && xhr.getResponseHeader("X-Save-Conflict")) {
+        entry.state = "conflict";
+        entry.message = r.body;
+        return put(entry).then(function () { emit("conflict", entry, r); return "next"; });
+      }
+      if (r.status >= 400) {
+        // Refused (422, or a refused submit): it cannot be sent as it is; the form keeps
+        // what was typed, with the reason beside it.
+        return remove(entry).then(function () { emit("refused", entry, r); return "next"; });
+      }
+      var at = xhr.getResponseHeader("X-Saved-At") || "";
+      return remove(entry).then(function () {
+        return kv.set("lastSync", Date.now(), metaStore);
+      }).then(function () {
+        emit("saved", entry, {response: r, at: at});
+        var redirect = xhr.getResponseHeader("HX-Redirect");
+        if (redirect && entry.kind === "submit") {
+          var to = new URL(redirect, window.location.href);
+          if (to.pathname === window.location.pathname) { window.location.reload(); } else { window.location.href = redirect; }
+          return "stop";
+        }
+        return "next";
+      });
+    }).catch(function (e) {
+      if (window.console) { console.error(e); }
+      return "stop";
+    });
+  }
+
+  function sync() {
+    if (syncing) { again = true; return Promise.resolve(); }
+    syncing = true;
+    var goOn = function () {
+      return all().then(function (entries) {
+        var entry = entries.filter(function (e) { return e.state === "pending" || e.state === "sending"; })[0];
+        if (!entry) { return null; }
+        return sendOne(entry).then(function (result) {
+          current = null;
+          changed();
+          if (result === "stop") { return null; }
+          return goOn();
+        });
+      });
+    };
+    return goOn().then(function () {
+      syncing = false;
+      current = null;
+      changed();
+      if (again) { again = false; return sync(); }
+    }, function () { syncing = false; current = null; });
+  }
+
+  var bar = null;
+  function renderBar() {
+    if (!bar) { return Promise.resolve(); }
+    return Promise.all([all(), kv.get("lastSync", metaStore)]).then(function (res) {
+      var waiting = res[0].filter(function (e) { return e.state !== "refused"; }).length;
+      var text = waiting + " 项待同步";
+      if (res[1]) { text += " · 上次同步 " + hhmm(new Date(res[1])); }
+      bar.querySelector(".sync-count").textContent = text;
+      bar.classList.toggle("sync-bar-pending", waiting > 0);
+    });
+  }
+  function changed() {
+    renderBar();
+    emit("changed");
+  }
+
+  function setupBar() {
+    var top = document.querySelector(".topbar");
+    if (!top || document.getElementById("sync-bar")) { return; }
+    bar = document.createElement("div");
+    bar.id = "sync-bar";
+    bar.className = "sync-bar";
+    bar.setAttribute("role", "status");
+    bar.innerHTML = '<span class="sync-count">0 项待同步</span>';
+    top.parentNode.insertBefore(bar, top.nextSibling);
+    renderBar();
+  }
+
+  // The service worker keeps the app shell and, whenever 我的任务 is opened with a
+  // connection, the checklists of the officer's open tasks.
+  function setupWorker() {
+    if (!("serviceWorker" in navigator)) { return; }
+    var controlled = !!navigator.serviceWorker.controller;
+    navigator.serviceWorker.register("/inspections/sw.js", {scope: "/inspections/"}).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (reg) {
+      // A page the worker served is cached already; 我的任务 brings its tasks' checklists.
+      var pages = controlled ? [] : [window.location.pathname];
+      var links = document.querySelectorAll("a[data-offline], .row-card a.row-title");
+      for (var i = 0; i < links.length; i++) { pages.push(links[i].getAttribute("href")); }
+      var assets = [];
+      var tags = document.querySelectorAll("script[src], link[rel=stylesheet][href]");
+      for (var j = 0; j < tags.length; j++) { assets.push(tags[j].getAttribute("src") || tags[j].getAttribute("href")); }
+      if (reg.active && navigator.onLine !== false) {
+        reg.active.postMessage({type: "cache", pages: pages, assets: assets});
+      }
+    }).catch(function () { /* no service worker: online only, as before */ });
+  }
+
+  window.xcappSync = {
+    add: add, replace: replace, all: all, put: put, remove: remove, sync: sync, uuid: uuid,
+    on: function (fn) { listeners.push(fn); },
+    current: function () { return current; },
+    // The cached copy of this page follows what the server stored (a few seconds after
+    // the last acknowledged save, not after each one).
+    refreshPage: function () {
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(function () {
+        if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+          navigator.serviceWorker.controller.postMessage({type: "cache", pages: [window.location.pathname], assets: []});
+        }
+      }, 3000);
+    }
+  };
+
+  function start() {
+    setupBar();
+    setupWorker();
+    sync();
+  }
+  window.addEventListener("online", function () { sync(); });
+  document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") { sync(); } });
+  window.setInterval(function () { sync(); }, 15000);
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
+})();
