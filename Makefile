@@ -7,6 +7,11 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 3
+# The public address for the QR code and the public record check (production refuses
+# to start without it). make run serves plain HTTP, so its cookies cannot be Secure;
+# behind TLS give the https:// address and the cookies are Secure again.
+PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+SESSION_COOKIE_SECURE ?= $(if $(filter https://%,$(PUBLIC_BASE_URL)),1,0)
 export FLASK_APP := wsgi
 
 .PHONY: run test install install-test system-deps bench clean
@@ -44,10 +49,11 @@ instance/secret_key:
 	@chmod 600 $@
 
 run: install instance/secret_key
-	@export SECRET_KEY="$$(cat instance/secret_key)" XCAPP_ENV=production; \
+	@export SECRET_KEY="$$(cat instance/secret_key)" XCAPP_ENV=production \
+	  PUBLIC_BASE_URL="$(PUBLIC_BASE_URL)" SESSION_COOKIE_SECURE="$(SESSION_COOKIE_SECURE)"; \
 	$(BIN)/flask db upgrade && \
 	$(BIN)/flask demo load --if-empty && \
-	echo "xcapp: http://$(HOST):$(PORT)" && \
+	echo "xcapp: $(PUBLIC_BASE_URL)" && \
 	exec $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: install-test system-deps

@@ -132,6 +132,7 @@ def free_port() -> int:
 
 def serve(app_spec: str, url: str, port: int) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=secrets.token_hex(32), XCAPP_ENV="production",
+               PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", SESSION_COOKIE_SECURE="0",
                XCAPP_INSTANCE=os.environ.get("XCAPP_INSTANCE", "/tmp"), PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind",
                              f"127.0.0.1:{port}", "--log-level", "warning", app_spec], cwd=ROOT, env=env,

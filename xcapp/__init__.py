@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
+import time
 from pathlib import Path
 
 from flask import Flask, request
@@ -15,7 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config=None, **overrides) -> Flask:
     config = config or config_from_env()
-    config.check()
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -23,8 +24,14 @@ def create_app(config=None, **overrides) -> Flask:
         instance_path=os.environ.get("XCAPP_INSTANCE") or str(ROOT / "instance"),
     )
     app.config.from_object(config)
+    app.config.update(config.from_environment())
     app.config.update(overrides)
+    from .core.params import IdConverter
+    app.url_map.converters["int"] = IdConverter   # an id no database column holds is a 404, not a 500
+    config.check(app.config)   # production: SECRET_KEY and PUBLIC_BASE_URL or no start
     os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "xcapp.db")
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
@@ -66,6 +73,29 @@ def create_app(config=None, **overrides) -> Flask:
     return app
 
 
+def instance_secret_key(instance_path: str) -> str:
+    """Outside production without SECRET_KEY: a random key generated on first use and
+    kept in instance/secret_key (mode 0600), so sessions survive a restart and no
+    installation shares a key with another."""
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:   # first use; O_EXCL: two starting workers never write different keys
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    for _ in range(50):   # another process may be writing it right now
+        with open(path) as fh:
+            key = fh.read().strip()
+        if key:
+            break
+        time.sleep(0.02)
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds no usable key: delete it and start again")
+    return key
+
+
 def _register_blueprints(app: Flask) -> None:
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
@@ -77,9 +107,10 @@ def _register_blueprints(app: Flask) -> None:
     from .oversight import bp as oversight_bp
     from .publicity import bp as publicity_bp
     from .registry import bp as registry_bp
+    from .reports import bp as reports_bp
 
     for bp in (auth_bp, main_bp, audit_bp, admin_bp, registry_bp, plans_bp, public_bp, inspections_bp,
-               publicity_bp, oversight_bp):
+               publicity_bp, oversight_bp, reports_bp):
         app.register_blueprint(bp)
 
 
@@ -124,6 +155,9 @@ def _register_security_headers(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(self), microphone=()")
+        if app.config.get("PRODUCTION") and (
+                request.is_secure or app.config.get("PUBLIC_BASE_URL", "").startswith("https://")):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if request.endpoint == "static":
             headers["Cache-Control"] = "public, max-age=31536000, immutable"
         else:

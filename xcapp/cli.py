@@ -55,6 +55,36 @@ def users_set_password(username, password):
     click.echo(f"已更新 {username} 的密码")
 
 
+@users_cli.command("end-sessions")
+@click.argument("username")
+def users_end_sessions(username):
+    """End every login session of the user (e.g. a lost phone); audited."""
+    from .auth.services import AccountError, end_all_sessions, find_user
+
+    try:
+        end_all_sessions(find_user(username))
+        db.session.commit()
+    except AccountError as exc:
+        db.session.rollback()
+        fail(f"错误：{exc}")
+    click.echo(f"已结束 {username} 的全部登录会话")
+
+
+@users_cli.command("unlock")
+@click.argument("username")
+def users_unlock(username):
+    """Clear the user's recent login failures (ends the login delay); audited."""
+    from .auth.services import AccountError, find_user, unlock
+
+    try:
+        cleared = unlock(find_user(username))
+        db.session.commit()
+    except AccountError as exc:
+        db.session.rollback()
+        fail(f"错误：{exc}")
+    click.echo(f"已解除 {username} 的登录限制（清除 {cleared} 次失败记录）")
+
+
 @audit_cli.command("verify")
 def audit_verify():
     """Verify the hash chain; exit 1 naming the first bad row."""

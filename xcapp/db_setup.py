@@ -176,6 +176,17 @@ def late_write_lock(view):
     return wrapper
 
 
+def begin_write(session) -> None:
+    """From here on this request writes. Under ``late_write_lock`` on SQLite the read
+    transaction so far is ended (it must not have written) and the next one begins
+    IMMEDIATE, waiting for the write lock; elsewhere nothing changes. For writes that
+    lock no single row (e.g. the login's failure record) after slow work done unlocked."""
+    if (has_request_context() and _late_lock_view() and not g.get("_xcapp_writing")
+            and session.get_bind().dialect.name == "sqlite"):
+        session.commit()
+        g._xcapp_writing = True
+
+
 def read_only_from_now() -> None:
     """The rest of this request only reads (an error page after a failed write)."""
     if has_request_context():

@@ -53,3 +53,27 @@ def test_set_password(runner, make_user):
     assert db.session.scalar(select(User).where(User.username == "li")).check_password("new-pass-123")
     missing = runner.invoke(args=["users", "set-password", "nobody"], input="new-pass-123\nnew-pass-123\n")
     assert missing.exit_code != 0 and "用户不存在" in missing.output
+
+
+def test_end_sessions_and_unlock(runner, make_user, client, auth):
+    from datetime import timedelta
+
+    from xcapp.auth.models import LoginFailure
+
+    make_user("inspector", "411002", username="wang")
+    auth.login("wang")
+    assert client.get("/home").status_code == 200
+    result = runner.invoke(args=["users", "end-sessions", "wang"])
+    assert result.exit_code == 0, result.output
+    assert client.get("/home").status_code == 302
+    assert db.session.scalar(select(AuditLog).where(AuditLog.action == "user.sessions_ended"))
+    for _ in range(5):
+        auth.login("wang", "wrong-password")
+    assert auth.login("wang").status_code == 429
+    result = runner.invoke(args=["users", "unlock", "wang"])
+    assert result.exit_code == 0 and "清除 5 次" in result.output
+    assert db.session.scalar(select(AuditLog).where(AuditLog.action == "user.unlocked"))
+    assert auth.login("wang").status_code == 302
+    for command in ("end-sessions", "unlock"):
+        missing = runner.invoke(args=["users", command, "nobody"])
+        assert missing.exit_code != 0 and "用户不存在" in missing.output

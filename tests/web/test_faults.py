@@ -88,3 +88,79 @@ def test_save_during_a_long_lock_gets_a_clear_retryable_answer(busy_app):
     assert again.status_code == 200
     db.session.rollback()
     assert db.session.scalar(select(Answer).where(Answer.item_no == 2)).version == 1
+
+
+@pytest.fixture
+def queue_app(_app, started, database_url):
+    """The app with a tiny writer-queue timeout (SQLite only: PostgreSQL has no writer queue)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the writer queue exists on SQLite only")
+    from tests.conftest import _isolated_client_class
+    from xcapp import create_app
+    from xcapp.config import TestConfig
+
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url, SQLITE_BUSY_TIMEOUT_MS=150)
+    app.test_client_class = _isolated_client_class()
+    yield app, started, database_url
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _hold_writer_queue(url):
+    """Another process holding the writer queue's file lock (xcapp.db_setup.WriterQueue)."""
+    import fcntl
+    import os
+
+    fd = os.open(url[len("sqlite:///"):] + ".writelock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_writer_queue_timeout_answers_503_please_retry(queue_app, htmx):
+    import fcntl
+    import os
+
+    app, (_task, _officers, users, inspection), url = queue_app
+    client, path = _client(app, users[0]), f"/inspections/{inspection.id}/items/1"
+    db.session.commit()
+    fd = _hold_writer_queue(url)
+    try:
+        response = client.post(path, data={"record_present": "1", "record": "valid", "save_key": "q-1"},
+                               headers=HX if htmx else {})
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 503, body[:300]
+    assert "请稍后重试" in body and "Traceback" not in body
+    assert response.headers["Retry-After"]
+    assert ("<html" not in body) if htmx else ("<html" in body)
+    db.session.rollback()
+    assert db.session.scalar(select(Answer).where(Answer.item_no == 1)) is None
+    # Once the queue is free the retry with the same key is stored once.
+    again = client.post(path, data={"record_present": "1", "record": "valid", "save_key": "q-1"}, headers=HX)
+    assert again.status_code == 200
+    db.session.rollback()
+    assert db.session.scalar(select(Answer).where(Answer.item_no == 1)).version == 1
+
+
+def test_login_during_writer_queue_timeout_answers_503(queue_app):
+    import fcntl
+    import os
+
+    from tests.conftest import PASSWORD
+
+    app, (_task, _officers, users, _inspection), url = queue_app
+    username = users[0].username
+    db.session.commit()
+    client = app.test_client()
+    fd = _hold_writer_queue(url)
+    try:
+        response = client.post("/auth/login", data={"username": username, "password": PASSWORD})
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    assert response.status_code == 503 and "请稍后重试" in response.get_data(as_text=True)
+    assert client.get("/home").status_code == 302       # not logged in: nothing was recorded
+    assert client.post("/auth/login", data={"username": username, "password": PASSWORD}).status_code == 302

@@ -71,6 +71,10 @@ EXPECTED = {
     # The sample user belongs to 魏都区: another county's admin gets 404.
     ("admin.user_active", "POST"): same(302, anon=302, inspector=403, readonly=403,
                                         other_county_admin=404),
+    ("admin.user_sessions_end", "POST"): same(302, anon=302, inspector=403, readonly=403,
+                                              other_county_admin=404),
+    ("admin.user_unlock", "POST"): same(302, anon=302, inspector=403, readonly=403,
+                                        other_county_admin=404),
     # Registries (inspectors see the enterprises of their own tasks only: none here).
     ("registry.enterprise_list", "GET"): same(200, anon=302),
     ("registry.enterprise_new", "GET"): admins(200),

@@ -1,9 +1,10 @@
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.models import User
-from ..auth.services import AccountError, create_user, set_active
+from ..auth.services import (AccountError, create_user, end_all_sessions, recent_failures_by_username,
+                             set_active, unlock)
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, get_scoped_or_404, scoped
 from ..core.models import all_units
 from ..core.roles import CITY_ADMIN, INSPECTOR, ROLE_LABELS
@@ -46,6 +47,8 @@ def users():
         scoped(select(User), User).order_by(User.unit_id, User.role, User.username)
     ).all()
     return render_template("admin/users.html", users=rows, form=form,
+                           failures=recent_failures_by_username([u.username for u in rows]),
+                           free_failures=current_app.config["LOGIN_ACCOUNT_FREE_FAILURES"],
                            can_create=current_user.role in ADMIN_ROLES), status
 
 
@@ -62,6 +65,29 @@ def user_active(user_id: int):
     set_active(user, request.form.get("active") == "1", actor=current_user)
     db.session.commit()
     flash(f"已{'启用' if user.is_active else '停用'}用户 {user.username}。", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/sessions/end", methods=["POST"])
+@access(*ADMIN_ROLES)
+def user_sessions_end(user_id: int):
+    """End every login session of a user (a lost phone): the city admin for anyone,
+    a county admin for the users of its own unit (others are a 404)."""
+    user = get_scoped_or_404(User, user_id)
+    end_all_sessions(user, actor=current_user)
+    db.session.commit()
+    flash(f"已结束用户 {user.username} 的全部登录会话，该用户需重新登录。", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@access(*ADMIN_ROLES)
+def user_unlock(user_id: int):
+    """Clear the user's recent login failures, so the login delay ends at once."""
+    user = get_scoped_or_404(User, user_id)
+    cleared = unlock(user, actor=current_user)
+    db.session.commit()
+    flash(f"已解除用户 {user.username} 的登录限制（清除 {cleared} 次失败记录）。", "success")
     return redirect(url_for("admin.users"))
 
 

@@ -12,15 +12,25 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from .models import User
+        from sqlalchemy import select
 
-        try:
-            ident, version = (int(part) for part in user_id.split(":", 1))
+        from .models import EndedSession, User
+
+        try:   # "id:version:session id" (see User.get_id)
+            ident, version, session_id = user_id.split(":")
+            ident, version = int(ident), int(version)
         except ValueError:
             return None
-        user = db.session.get(User, ident)
-        if user is None or user.session_version != version or not user.is_active:
+        # One statement: the user and whether this session was ended by a logout.
+        row = db.session.execute(
+            select(User, EndedSession.session_id)
+            .outerjoin(EndedSession, EndedSession.session_id == session_id)
+            .where(User.id == ident)
+        ).first()
+        user, ended = row if row is not None else (None, None)
+        if user is None or ended is not None or user.session_version != version or not user.is_active:
             return None
+        user.session_id = session_id
         return user
 
     @login_manager.unauthorized_handler

@@ -1,4 +1,5 @@
 """Login accounts and failed-login records."""
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -10,6 +11,13 @@ from ..core.models import Unit
 from ..core.roles import CITY_WIDE, ROLE_LABELS
 from ..core.timeutil import utcnow
 from ..extensions import db
+
+
+PASSWORD_METHOD = "scrypt"
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(18)
 
 
 class User(UserMixin, db.Model):
@@ -33,7 +41,7 @@ class User(UserMixin, db.Model):
         return cls.unit_id
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
         self.session_version = (self.session_version or 0) + 1
 
     def check_password(self, password: str) -> bool:
@@ -43,8 +51,15 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login
         return bool(self.is_active_flag)
 
-    def get_id(self) -> str:  # Flask-Login; a new password logs out old sessions
-        return f"{self.id}:{self.session_version}"
+    # The login session this object was loaded for or logged in with (not a column).
+    session_id = None
+
+    def get_id(self) -> str:
+        """Flask-Login's session value: id, session version (a new password or an admin's
+        "end all sessions" raises it) and the random id of this login session (logout
+        ends it on the server, see EndedSession)."""
+        # An object not loaded for a login session (a new login, a test) starts a new one.
+        return f"{self.id}:{self.session_version}:{self.session_id or new_session_id()}"
 
     @property
     def role_label(self) -> str:
@@ -67,4 +82,17 @@ class LoginFailure(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    remote_addr: Mapped[str] = mapped_column(String(64), default="", index=True)
+
+
+class EndedSession(db.Model):
+    """A login session ended by logout: its cookie, even if copied before, opens nothing.
+
+    Rows are needed only while such a cookie could still be valid (the session
+    lifetime); older ones are deleted at the next logout."""
+
+    __tablename__ = "ended_session"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    ended_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

@@ -3,12 +3,13 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from ..audit.services import record
 from ..core.authz import EVERYONE, access
+from ..db_setup import late_write_lock
 from ..extensions import db
 from . import bp
 from .forms import LoginForm
-from .services import authenticate
+from .models import new_session_id
+from .services import authenticate, end_session
 
 
 def _safe_next(target: str | None) -> str:
@@ -23,6 +24,7 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @access(public=True)
+@late_write_lock    # the password hash runs before the write lock is taken
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(_safe_next(request.args.get("next")))
@@ -32,10 +34,14 @@ def login():
         result = authenticate(form.username.data, form.password.data, request.remote_addr or "")
         if result.user is not None:
             session.clear()
+            result.user.session_id = new_session_id()   # a new login session, ended by logout
             login_user(result.user)
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
         error = result.error
+        if result.throttled:
+            expired = request.args.get("expired") == "1"
+            return render_template("auth/login.html", form=form, error=error, expired=expired), 429
     status = 200 if request.method == "GET" else (422 if error or form.errors else 200)
     expired = request.args.get("expired") == "1"
     return render_template("auth/login.html", form=form, error=error, expired=expired), status
@@ -44,7 +50,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @access(*EVERYONE, session_only=True)
 def logout():
-    record("logout", current_user._get_current_object())
+    user = current_user._get_current_object()
+    end_session(user, user.session_id)   # a copy of the cookie opens nothing from now on
     db.session.commit()
     logout_user()
     session.clear()

@@ -1,4 +1,6 @@
 """Error pages in Chinese; htmx requests get a short fragment instead of a page."""
+import sqlite3
+
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -15,6 +17,9 @@ MESSAGES = {
     503: ("系统繁忙", "数据库正忙，请稍后重试，您的数据未被修改。"),
 }
 
+# How long a client should wait before retrying after a 503 (seconds).
+RETRY_AFTER = "2"
+
 
 def _render(status: int, detail: str | None = None):
     title, message = MESSAGES.get(status, MESSAGES[500])
@@ -30,14 +35,20 @@ def register_error_handlers(app: Flask) -> None:
     def csrf_error(error):
         return _render(400, "页面已过期或安全校验失败，请刷新页面后重试。")
 
+    # A write that waited too long for a lock: SQLAlchemy's OperationalError (SQLite
+    # "database is locked", PostgreSQL lock_timeout / deadlock / lost connection), or the
+    # driver's own sqlite3.OperationalError raised by the writer queue (xcapp.db_setup)
+    # before SQLAlchemy could wrap it. Nothing was written: 503, please retry.
     @app.errorhandler(OperationalError)
+    @app.errorhandler(sqlite3.OperationalError)
     def database_busy(error):
         from ..db_setup import read_only_from_now
 
         db.session.rollback()
         read_only_from_now()   # the page itself must not wait for the write lock again
         app.logger.warning("database operational error: %s", error)
-        return _render(503)
+        body, status = _render(503)
+        return body, status, {"Retry-After": RETRY_AFTER}
 
     @app.errorhandler(500)
     def server_error(error):
