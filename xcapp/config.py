@@ -81,6 +81,11 @@ class Config:
     # record check link; required in production. Read when the app is created.
     PUBLIC_BASE_URL = ""
 
+    # Reverse proxies in front of the app (nginx: 1) whose X-Forwarded-For and
+    # X-Forwarded-Proto are trusted: the client's address for the login throttle and
+    # HTTPS for HSTS. 0: the app is reached directly. The Host header is never trusted.
+    TRUSTED_PROXIES = 0
+
     PRODUCTION = False
 
     @classmethod
@@ -91,6 +96,8 @@ class Config:
             values["SECRET_KEY"] = os.environ["SECRET_KEY"]
         if os.environ.get("PUBLIC_BASE_URL"):
             values["PUBLIC_BASE_URL"] = os.environ["PUBLIC_BASE_URL"].strip()
+        if os.environ.get("TRUSTED_PROXIES"):
+            values["TRUSTED_PROXIES"] = int(os.environ["TRUSTED_PROXIES"])
         return values
 
     @classmethod

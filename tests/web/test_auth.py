@@ -374,3 +374,22 @@ def test_admin_unlocks_a_throttled_user(app, client, make_user, auth):
     entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "user.unlocked"))
     assert entry.username == "city" and __import__("json").loads(entry.details)["failures_cleared"] == 5
     assert AuthActions(phone).login("zhao").status_code == 302
+
+
+def test_client_address_behind_a_trusted_proxy_only(app, client, auth, database_url):
+    """The per-address throttle counts the client's address: X-Forwarded-For is believed only
+    from configured proxies (TRUSTED_PROXIES), so a guesser cannot dodge it by forging one."""
+    from tests.conftest import _isolated_client_class
+    from xcapp import create_app
+    from xcapp.config import TestConfig
+
+    auth.login("nobody", "wrong-password", headers={"X-Forwarded-For": "1.2.3.4"},
+               environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    proxied = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url, TRUSTED_PROXIES=1)
+    proxied.test_client_class = _isolated_client_class()
+    AuthActions(proxied.test_client()).login("nobody", "wrong-password", headers={"X-Forwarded-For": "1.2.3.4"},
+                                             environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    with proxied.app_context():
+        db.engine.dispose()
+    addresses = db.session.scalars(select(LoginFailure.remote_addr).order_by(LoginFailure.id)).all()
+    assert addresses == ["10.0.0.1", "1.2.3.4"]

@@ -9,6 +9,10 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录。"
     login_manager.session_protection = "basic"
+    if not app.config.get("TESTING"):
+        from .services import dummy_hash
+
+        dummy_hash()   # made now, so the first unknown user name costs no extra work
 
     @login_manager.user_loader
     def load_user(user_id: str):
