@@ -193,10 +193,11 @@ def read_only_from_now() -> None:
         g._xcapp_read_only = True
 
 
-def lock_row(session, model, ident):
+def lock_row(session, model, ident, options=()):
     """Load one row and lock it for the rest of the transaction (FOR UPDATE OF its own
     table, so eagerly joined relationships don't widen the lock; SQLite ignores it, its
     writing transactions hold the database lock already). None when there is no such row.
+    ``options``: loader options (eager loads of what the caller needs, read under the lock).
 
     Under ``late_write_lock`` on SQLite the read transaction so far is ended here and
     the next one begins IMMEDIATE (waiting for the write lock)."""
@@ -208,7 +209,7 @@ def lock_row(session, model, ident):
         g._xcapp_writing = True
 
     pk = model.__mapper__.primary_key[0]
-    stmt = (select(model).where(pk == ident).with_for_update(of=model.__table__)
+    stmt = (select(model).where(pk == ident).options(*options).with_for_update(of=model.__table__)
             .execution_options(populate_existing=True))
     return session.execute(stmt).unique().scalar_one_or_none()
 
