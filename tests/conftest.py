@@ -242,6 +242,12 @@ def task_setup(app, make_enterprise, make_officer, make_user):
     freeze_plan(plan.id)
     draw_enterprises(plan.id, "t")
     dispatch_plan(plan.id)
+    # Dispatched some weeks ago: inspection dates must lie between dispatch and today.
+    from datetime import timedelta
+
+    from xcapp.core.timeutil import utcnow
+
+    plan.dispatched_at = utcnow() - timedelta(days=90)
     task = db.session.scalar(select(Task))
     draw_officers(plan.id, task.unit_id, "")
     users = []

@@ -45,3 +45,96 @@
     }
   });
 })();
+
+// The checklist on the phone: exclusive options, focus kept across a save, a
+// confirmation before sealing, confirmations for the review buttons.
+(function () {
+  "use strict";
+
+  // Item 11 (several 有 violations at once, or 无): a checked 无 (a radio named
+  // "record") clears the 有 boxes and a checked 有 box clears 无, before htmx reads
+  // the form (capture phase on the document runs before the form's own listener).
+  // The server still refuses a record that mixes them.
+  document.addEventListener("change", function (evt) {
+    var input = evt.target;
+    if (!input || input.name !== "record" || !input.checked || !input.form) { return; }
+    var form = input.form;
+    if (!form.classList.contains("answer-form")) { return; }
+    var others = form.querySelectorAll("input[name=record]");
+    for (var i = 0; i < others.length; i++) {
+      var other = others[i];
+      if (other === input || !other.checked) { continue; }
+      if (input.type === "radio" || other.type === "radio") { other.checked = false; }
+    }
+  }, true);
+
+  // While a form is being saved it is marked aria-busy (never disabled: a disabled
+  // fieldset throws the keyboard focus to <body>). After the swap the focus goes back to
+  // the control with the same id, without scrolling.
+  var focusedId = null;
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    if (!elt || !elt.setAttribute) { return; }
+    elt.setAttribute("aria-busy", "true");
+    var active = document.activeElement;
+    focusedId = active && active.id && elt.contains(active) ? active.id : focusedId;
+  });
+  function settle(evt) {
+    var elt = evt.detail && evt.detail.elt;
+    if (elt && elt.removeAttribute) { elt.removeAttribute("aria-busy"); }
+    if (!focusedId) { return; }
+    var active = document.activeElement;
+    if (active && active !== document.body && active.id !== focusedId) { focusedId = null; return; }
+    var again = document.getElementById(focusedId);
+    if (again && again !== active) { again.focus({ preventScroll: true }); }
+    if (again) { focusedId = null; }
+  }
+  document.addEventListener("htmx:afterRequest", settle);
+  document.addEventListener("htmx:afterSettle", settle);
+
+  // 跳到未填项 and the lines of the "cannot submit yet" list: move the focus with the scroll.
+  document.addEventListener("click", function (evt) {
+    var link = evt.target.closest && evt.target.closest("a[data-jump]");
+    if (!link) { return; }
+    var target = document.getElementById(link.getAttribute("href").slice(1));
+    if (!target) { return; }
+    evt.preventDefault();
+    target.scrollIntoView({ block: "start" });
+    var first = target.querySelector("input:not([type=hidden]):not([disabled]), select, textarea, button, summary, a");
+    if (first) { first.focus({ preventScroll: true }); }
+    if (history.replaceState) { history.replaceState(null, "", "#" + target.id); }
+  });
+
+  // 提交并封存: ask with the summary (conclusion, 不符合 items, who signed) first.
+  // Without JavaScript the same summary is shown above the button.
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    var dialog = form.getAttribute && form.getAttribute("data-confirm-dialog");
+    if (dialog) {
+      var box = document.getElementById(dialog);
+      if (form.getAttribute("data-confirmed") === "1" || !box || typeof box.showModal !== "function") { return; }
+      evt.preventDefault();
+      evt.stopImmediatePropagation();
+      box.showModal();
+      return;
+    }
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      evt.preventDefault();
+      evt.stopImmediatePropagation();
+    }
+  }, true);
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest && evt.target.closest("dialog.confirm [data-dialog-close], dialog.confirm [data-dialog-confirm]");
+    if (!button) { return; }
+    var box = button.closest("dialog");
+    box.close();
+    if (button.hasAttribute("data-dialog-confirm")) {
+      var form = document.getElementById(button.getAttribute("data-dialog-confirm"));
+      if (form) {
+        form.setAttribute("data-confirmed", "1");
+        if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
+      }
+    }
+  });
+})();

@@ -8,6 +8,8 @@
  * Each finished stroke writes canvas.toDataURL("image/png") into the target ("" when
  * cleared) and fires a bubbling "signature-changed" event (detail.empty) on the canvas.
  * Backing store follows devicePixelRatio, capped at 2000x1000 px (the server limit).
+ * An empty pad shows a grey 请在此签名 (data-placeholder overrides it; never part of the saved image;
+ * data-placeholder-shown="1" while shown).
  * Optional: data-pen-color, data-pen-width (CSS px). A PNG data URL already in the
  * input is redrawn (visible only if the CSP allows img-src data:). htmx:load inits swaps. */
 (function () {
@@ -29,10 +31,30 @@
     if (!ctx) { return; }
     var color = canvas.getAttribute("data-pen-color") || "#111";
     var penW = parseFloat(canvas.getAttribute("data-pen-width")) || 2.5;
+    var hint = canvas.getAttribute("data-placeholder") || "请在此签名";
     var cssW = 0, cssH = 0, ratio = 1, drawing = false, dirty = false, pts = [], activeId = null, timer = null;
     s.touchAction = "none"; s.msTouchAction = "none"; s.userSelect = "none"; s.webkitUserSelect = "none";
 
     function target() { var sel = canvas.getAttribute("data-target"); return sel ? document.querySelector(sel) : null; }
+    function wipe() {
+      ctx.save(); ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.clearRect(0, 0, canvas.width, canvas.height); ctx.restore();
+    }
+    // The grey hint inside an empty pad; wiped by the first stroke.
+    function placeholder() {
+      if (dirty || !cssW) { return; }
+      wipe();
+      ctx.save();
+      ctx.fillStyle = "#5f6b76";
+      ctx.font = Math.max(16, Math.min(28, Math.round(cssH / 5))) + "px system-ui, sans-serif";
+      ctx.textAlign = "center"; ctx.textBaseline = "middle";
+      ctx.fillText(hint, cssW / 2, cssH / 2);
+      ctx.restore();
+      canvas.setAttribute("data-placeholder-shown", "1");
+    }
+    function unplaceholder() {
+      if (canvas.getAttribute("data-placeholder-shown") === "1") { wipe(); canvas.setAttribute("data-placeholder-shown", "0"); }
+    }
     function pen() {
       ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = penW;
       ctx.lineCap = "round"; ctx.lineJoin = "round";
@@ -53,6 +75,7 @@
       cssW = w; cssH = h;
       ctx.setTransform(ratio, 0, 0, ratio, 0, 0); pen();
       if (old) { var k = Math.min(1, w / oldW, h / oldH); ctx.drawImage(old, 0, 0, oldW * k, oldH * k); save(); }
+      else if (!dirty) { placeholder(); }
     }
     function save() {
       var t = target(), url = "";
@@ -61,9 +84,8 @@
       fire(canvas, "signature-changed", { empty: !url });
     }
     function clear() {
-      ctx.save(); ctx.setTransform(1, 0, 0, 1, 0, 0);
-      ctx.clearRect(0, 0, canvas.width, canvas.height); ctx.restore();
-      dirty = false; drawing = false; save();
+      wipe();
+      dirty = false; drawing = false; save(); placeholder();
     }
     function pos(e) { var r = canvas.getBoundingClientRect(); return { x: e.clientX - r.left, y: e.clientY - r.top }; }
     function segment(from, ctrl, to) {
@@ -72,7 +94,8 @@
       ctx.stroke();
     }
     function start(p) {
-      fit(); drawing = true; pts = [p];
+      fit(); if (!dirty) { unplaceholder(); }
+      drawing = true; pts = [p];
       ctx.beginPath(); ctx.arc(p.x, p.y, penW / 2, 0, Math.PI * 2); ctx.fill();  // a tap leaves a dot
     }
     // Quadratic curves through the midpoints of successive points: smooth strokes.
@@ -139,6 +162,7 @@
       var img = new Image();
       img.onload = function () {
         var k = Math.min(cssW / img.width, cssH / img.height);
+        unplaceholder();
         ctx.drawImage(img, 0, 0, img.width * k, img.height * k); dirty = true;
       };
       img.src = t.value;

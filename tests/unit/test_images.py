@@ -417,3 +417,99 @@ def test_decode_data_url_size_limit():
     with pytest.raises(ImageRejected) as exc:
         decode_data_url(big)
     assert exc.value.code == "signature_too_large"
+
+
+# --- issue 11.5: budget by decoded bytes, bounded decoding, measured memory ---------------
+
+import struct
+import subprocess
+import sys
+import zlib
+
+from xcapp.inspections.images import MAX_DECODED_BYTES, ImageBusy, decode_slot, decoded_bytes
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def hostile_png(width: int = 7745, height: int = 7745, colour_type: int = 6) -> bytes:
+    """A tiny PNG that decodes to a huge image (7745x7745 RGBA: 227 KB on the wire,
+    240 MB decoded), built row by row so the test itself never holds the pixels."""
+    channels = {6: 4, 2: 3, 0: 1}[colour_type]
+    row = b"\x00" + b"\x00" * (width * channels)
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return PNG_MAGIC + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+_CHILD = """
+import resource, sys
+from xcapp.inspections.images import ImageRejected, process_photo
+data = open(sys.argv[1], "rb").read()
+try:
+    process_photo(data)
+    outcome = "accepted"
+except ImageRejected as exc:
+    outcome = exc.code
+print(outcome, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def _peak_rss_mb(tmp_path, data: bytes) -> tuple[str, int]:
+    """Process the photo in a fresh child process; its outcome and peak RSS in MB."""
+    path = tmp_path / "photo.bin"
+    path.write_bytes(data)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True, cwd=root,
+                         timeout=300, check=True).stdout.split()
+    return out[0], int(out[1])
+
+
+def test_hostile_png_is_refused_before_decoding_by_decoded_bytes():
+    data = hostile_png()
+    assert len(data) < 300 * 1024            # small on the wire ...
+    assert decoded_bytes((7745, 7745), "RGBA") > 200 * 1024 * 1024   # ... huge decoded
+    with pytest.raises(ImageRejected) as exc:
+        process_photo(data)
+    assert exc.value.code == "too_many_bytes"
+    assert "MB" in exc.value.message and "JPEG" in exc.value.message
+
+
+def test_decoded_bytes_counts_bands_and_bytes_per_band():
+    assert decoded_bytes((100, 100), "RGBA") == 100 * 100 * 4
+    assert decoded_bytes((100, 100), "RGB") == 100 * 100 * 4      # Pillow keeps RGB in 4 bytes
+    assert decoded_bytes((100, 100), "L") == 100 * 100 * 4        # converted to RGB for the JPEG
+    assert decoded_bytes((100, 100), "I;16") == 100 * 100 * 4
+    # JPEG: the budget applies after DCT downscaling, so a 48 MP phone photo is fine.
+    big = _encode(Image.new("RGB", (8000, 6000), (10, 20, 30)), "JPEG", quality=50)
+    assert decoded_bytes((8000, 6000), "RGB") > MAX_DECODED_BYTES
+    assert process_photo(big).width == 1600
+
+
+def test_peak_memory_of_decoding_stays_bounded(tmp_path):
+    """Peak RSS of a fresh process decoding the hostile PNG, the largest PNG the budget
+    allows and a 12 MP phone JPEG: each <= 300 MB (before the fix: about 1.1 GB)."""
+    outcome, peak = _peak_rss_mb(tmp_path, hostile_png())
+    assert outcome == "too_many_bytes" and peak <= 300, (outcome, peak)
+    side = 4000   # 4000 x 4000 RGBA = 61 MB decoded, just inside the 64 MB budget
+    assert decoded_bytes((side, side), "RGBA") <= MAX_DECODED_BYTES
+    outcome, peak = _peak_rss_mb(tmp_path, hostile_png(side, side))
+    assert outcome == "accepted" and peak <= 300, (outcome, peak)
+    outcome, peak = _peak_rss_mb(tmp_path, _encode(Image.new("RGB", (4000, 3000), (90, 120, 150)), "JPEG"))
+    assert outcome == "accepted" and peak <= 300, (outcome, peak)
+
+
+def test_decode_slots_bound_concurrent_decoding():
+    with decode_slot(1, 0):
+        with pytest.raises(ImageBusy) as exc:
+            with decode_slot(1, 0.05):
+                pass
+        assert "请稍后重试" in exc.value.message
+        with decode_slot(2, 0):      # another bound is another pool
+            pass
+    with decode_slot(1, 0):          # released again
+        pass

@@ -374,3 +374,51 @@ def test_not_inspected_reasons():
     assert [c.label for c in r.NOT_INSPECTED_REASONS] == [
         "停产", "转产", "无法联系（查无下落）", "拒绝检查", "已注销", "已关闭"]
     assert r.NOT_INSPECTED_REASON_LABELS[r.REASON_UNREACHABLE] == "无法联系（查无下落）"
+
+
+# --- issue 11.16: the proposal follows the record; contradictions need a remark ------------
+
+def test_next_conclusion_follows_the_record_unless_chosen():
+    nc = r.next_conclusion
+    # The form sends the checked conclusion with the record: equal to the stored one = no choice.
+    assert nc(3, "exists", "not_exists", r.NONCONFORM, r.NONCONFORM) == r.CONFORM
+    assert nc(3, "not_exists", "exists", r.CONFORM, r.CONFORM) == r.NONCONFORM
+    assert nc(3, None, "exists", None, "") == r.NONCONFORM
+    assert nc(3, "exists", "not_exists", r.NONCONFORM, None) == r.CONFORM
+    # An explicit choice (a sent conclusion differing from the stored one) wins.
+    assert nc(3, "exists", "exists", r.NONCONFORM, r.CONFORM) == r.CONFORM
+    # A conclusion chosen against the old record's proposal is kept when the record changes.
+    assert nc(6, "tested_archived", "not_tested", r.NONCONFORM, r.NONCONFORM) == r.NONCONFORM
+    assert nc(4, None, "marked", r.NOT_APPLICABLE, r.NOT_APPLICABLE) == r.NOT_APPLICABLE
+    # Unchanged record, nothing sent: unchanged.
+    assert nc(3, "exists", "exists", r.CONFORM, None) == r.CONFORM
+    # Record cleared (item 11 checkboxes): a proposed conclusion goes with it.
+    assert nc(11, "has_other", "", r.NONCONFORM, r.NONCONFORM) == ""
+
+
+def test_contradiction_needs_a_remark():
+    message = r.contradiction(3, "exists", r.CONFORM, "")
+    assert message and "第3项" in message and "存在" in message and "符合" in message and "备注" in message
+    assert r.contradiction(3, "exists", r.CONFORM, "样品试制，未销售") is None
+    assert r.contradiction(4, "not_marked", r.NOT_APPLICABLE, "  ") is not None
+    assert r.contradiction(3, "exists", r.NONCONFORM, "") is None
+    assert r.contradiction(3, "not_exists", r.CONFORM, "") is None
+    assert r.contradiction(3, "not_exists", r.NONCONFORM, "") is None   # stricter than the record: allowed
+    assert r.contradiction(11, "has_altered,has_other", r.CONFORM, "") is not None
+    assert r.contradiction(12, "none", r.CONFORM, "") is None
+    answers = {3: r.Answer("exists", r.CONFORM), 1: r.Answer("expired", r.CONFORM), 2: r.Answer("unchanged", r.CONFORM)}
+    found = r.contradictions(answers, {1: "证书已换发，新证在途"})
+    assert len(found) == 1 and found[0].startswith("第3项")
+
+
+# --- issue 11.10: bounds of a record ----------------------------------------------------
+
+def test_record_bounds_are_clear_refusals():
+    assert r.too_long("第12项检查记录", "字" * r.MAX_ROW_RECORD, r.MAX_ROW_RECORD) is None
+    message = r.too_long("第12项检查记录", "字" * (r.MAX_ROW_RECORD + 5), r.MAX_ROW_RECORD)
+    assert message == f"第12项检查记录最多 {r.MAX_ROW_RECORD} 个字（现有 {r.MAX_ROW_RECORD + 5} 个字），请精简后再保存"
+    assert r.extra_row_field_errors({"project": "x" * (r.MAX_ROW_PROJECT + 1), "remark": "ok"}) == [
+        r.too_long("第12项检查项目", "x" * (r.MAX_ROW_PROJECT + 1), r.MAX_ROW_PROJECT)]
+    assert r.extra_row_field_errors({"record": "ok"}) == []
+    assert "30" in r.extra_rows_full_message() and r.MAX_EXTRA_ROWS == 30
+    assert r.summary_errors("一\n" * r.MAX_SUMMARY_LINES) and not r.summary_errors("一行\n两行")

@@ -392,11 +392,12 @@ def test_self_report_and_stamp(started, client):
     early = client.post(f"/inspections/{inspection.id}/stamp", content_type="multipart/form-data",
                         data={"photo": (io.BytesIO(jpeg_bytes((800, 600))), "s.jpg")})
     db.session.refresh(inspection)
-    assert early.status_code == 302 and inspection.stamp_blob_id is None
+    assert early.status_code == 302 and not inspection.additions
     client.post(f"/inspections/{inspection.id}/submit", data={"inspection_date": "2026-11-01"})
     client.post(f"/inspections/{inspection.id}/stamp", content_type="multipart/form-data",
                 data={"photo": (io.BytesIO(jpeg_bytes((800, 600))), "s.jpg")})
     db.session.refresh(inspection)
-    assert inspection.stamp_blob_id is not None and seal_intact(inspection)
+    # 11.7: the stamp photo is a late addition, never a change of the sealed record
+    assert [a.kind for a in inspection.additions] == ["stamp"] and seal_intact(inspection)
     assert json.loads(json.dumps({"seal": compute_seal(inspection)}))
-    assert re.search(r"已存盖章页照片", client.get(f"/inspections/tasks/{task.id}").get_data(as_text=True))
+    assert re.search(r"盖章页照片", client.get(f"/inspections/tasks/{task.id}").get_data(as_text=True))

@@ -60,6 +60,7 @@ EXPECTED = {
     ("main.index", "GET"): same(302),
     ("main.home", "GET"): same(200, anon=302),
     ("main.healthz", "GET"): same(200),
+    ("main.favicon", "GET"): same(200),
     ("auth.login", "GET"): same(302, anon=200),
     ("auth.login", "POST"): same(422),
     ("auth.logout", "POST"): same(302),
@@ -162,6 +163,15 @@ EXPECTED = {
     ("oversight.case_list", "GET"): staff(),
     ("oversight.case_detail", "GET"): owned(200, inspector=403),
     ("oversight.case_detail", "POST"): owned(302, readonly=403, inspector=403),
+    # Documents (issue 13): counties get their own unit's figures and tasks; officers their own tasks.
+    ("reports.summary", "GET"): staff(),
+    ("reports.plan_archive", "GET"): staff(),
+    ("reports.task_archive", "GET"): officer_view(),
+    ("reports.inspection_notice", "GET"): officer_view(),
+    ("reports.matching_list", "GET"): staff(),
+    ("reports.rectify_notice", "GET"): owned(200, inspector=403),
+    ("reports.rectify_notice", "POST"): owned(422, readonly=403, inspector=403),   # the sample case has no 责令整改
+    ("reports.rectify_notice_pdf", "GET"): same(404, anon=302, inspector=403),
     ("public.record", "GET"): same(404),   # the sample seal matches no record
     ("public.results", "GET"): same(200),
     # The public receipt of a draw needs no login.

@@ -13,8 +13,16 @@ re-encoded, never stored as uploaded:
   officer to switch the camera to JPEG (Pillow cannot read HEIC without a
   plugin, and we deliberately keep the set of decoders small).  Anything else
   (GIF, BMP, TIFF, PDF, text ...) is "not a valid image".
-* Size guards: ``max_bytes`` (10 MB) on the upload, and ``max_pixels``
-  (60 MP) checked from the header *before* any pixel is decoded; Pillow's own
+* Size guards: ``max_bytes`` (10 MB) on the upload, ``max_pixels``
+  (60 MP) checked from the header *before* any pixel is decoded, and
+  ``max_decoded_bytes`` (64 MB): the memory the decoded pixels take, from the
+  header's size and mode (width x height x bands x bytes per band, at least the
+  4 bytes per pixel of the RGB(A) working copy), after JPEG's DCT downscaling
+  (``draft``) — a 227 KB PNG of 7745x7745 RGBA (240 MB decoded) is refused
+  before it is decoded (issue 11.5). Large images are shrunk right after
+  decoding, before any other copy is made, so a worker's peak stays near
+  twice the budget. ``decode_slot`` bounds how many photos one process decodes
+  at once (``ImageBusy`` when every slot stays busy).  Pillow's own
   ``DecompressionBombError`` is caught as well.  We never touch the global
   ``Image.MAX_IMAGE_PIXELS`` or warning filters (process-wide, not
   thread-safe).  Pillow itself emits ``DecompressionBombWarning`` while
@@ -60,14 +68,19 @@ import binascii
 import hashlib
 import io
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from PIL import Image, ImageOps
 
 __all__ = [
+    "ImageBusy",
     "ImageRejected",
     "ProcessedPhoto",
+    "decode_slot",
+    "MAX_DECODED_BYTES",
     "process_photo",
     "decode_data_url",
     "validate_signature_png",
@@ -82,6 +95,7 @@ __all__ = [
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTO_SIDE = 1600
 MAX_PHOTO_PIXELS = 60_000_000  # 60 MP: above any phone's default mode
+MAX_DECODED_BYTES = 64 * 1024 * 1024  # a 16 MP RGBA or PNG; JPEGs count after DCT downscaling
 THUMB_SIDE = 320
 JPEG_QUALITY = 82
 THUMB_QUALITY = 75
@@ -126,6 +140,53 @@ class ImageRejected(Exception):
         self.code = code
 
 
+MSG_BUSY = "服务器正在处理其他照片，请稍后重试"
+
+
+class ImageBusy(ImageRejected):
+    """Every decode slot of this process stayed busy: the client retries later (503)."""
+
+    def __init__(self) -> None:
+        super().__init__(MSG_BUSY, "busy")
+
+
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_guard = threading.Lock()
+
+
+@contextmanager
+def decode_slot(slots: int = 1, wait_s: float = 5.0):
+    """Hold one of ``slots`` photo-decoding slots of this process for the block; wait at
+    most ``wait_s`` seconds for one, then raise ``ImageBusy``."""
+    with _slots_guard:
+        semaphore = _slots.setdefault(int(slots), threading.BoundedSemaphore(max(1, int(slots))))
+    if not semaphore.acquire(timeout=max(0.0, float(wait_s))):
+        raise ImageBusy()
+    try:
+        yield
+    finally:
+        semaphore.release()
+
+
+_BYTES_PER_BAND = {"1": 1, "I": 4, "F": 4, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+
+
+def decoded_bytes(size: tuple[int, int], mode: str) -> int:
+    """Memory of the decoded pixels: width x height x bands x bytes per band, and at
+    least the 4 bytes per pixel of the RGB(A) copy every photo is converted to."""
+    try:
+        bands = Image.getmodebands(mode)
+    except (KeyError, ValueError):
+        bands = 4
+    per_pixel = max(4, bands * _BYTES_PER_BAND.get(mode, 1))
+    return size[0] * size[1] * per_pixel
+
+
+def _decoded_message(n: int, limit: int) -> str:
+    return (f"图片解码后约需 {n / (1024 * 1024):.0f} MB 内存（上限 {limit // (1024 * 1024)} MB），"
+            "请降低相机分辨率或改用 JPEG 格式后上传")
+
+
 @dataclass(frozen=True)
 class ProcessedPhoto:
     jpeg: bytes
@@ -134,6 +195,7 @@ class ProcessedPhoto:
     height: int
     taken_at: datetime | None
     sha256: str
+    thumb_sha256: str = ""
 
 
 def _mb(n: int) -> str:
@@ -224,6 +286,7 @@ def process_photo(
     *,
     max_pixels: int = MAX_PHOTO_PIXELS,
     thumb_side: int = THUMB_SIDE,
+    max_decoded_bytes: int = MAX_DECODED_BYTES,
 ) -> ProcessedPhoto:
     """Validate and normalise an uploaded photo; raise ``ImageRejected``."""
     if not data:
@@ -257,6 +320,13 @@ def process_photo(
             if img.format in ("JPEG", "MPO") and max(w, h) > max_side:
                 scale = max_side / max(w, h)
                 img.draft("RGB", (max(1, round(w * scale)), max(1, round(h * scale))))
+        except Exception:
+            raise ImageRejected(MSG_CORRUPT, "corrupt") from None
+        # The budget by decoded bytes, from the header (after draft), before decoding.
+        need = decoded_bytes(img.size, img.mode)
+        if need > max_decoded_bytes:
+            raise ImageRejected(_decoded_message(need, max_decoded_bytes), "too_many_bytes")
+        try:
             img.load()
         except Image.DecompressionBombError:
             raise ImageRejected(_pixels_message(max_pixels), "too_many_pixels") from None
@@ -264,12 +334,13 @@ def process_photo(
             raise ImageRejected(MSG_CORRUPT, "corrupt") from None
 
         taken_at = _read_taken_at(img)
-        try:
-            upright = ImageOps.exif_transpose(img)
-        except Exception:  # corrupt EXIF: keep the pixels as stored
-            upright = img.copy()
+        transpose = _orientation_transpose(img)
+        small = _shrink(img, max_side)   # the big decoded image is dropped with ``img``
 
-    rgb = _to_rgb(upright)
+    if transpose is not None:
+        small = small.transpose(transpose)
+    rgb = _to_rgb(small)
+    del small
     rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # never upscales
     jpeg = _encode_jpeg(rgb.copy(), JPEG_QUALITY, _minimal_exif(taken_at))
 
@@ -284,7 +355,41 @@ def process_photo(
         height=rgb.height,
         taken_at=taken_at,
         sha256=hashlib.sha256(jpeg).hexdigest(),
+        thumb_sha256=hashlib.sha256(thumb).hexdigest(),
     )
+
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _orientation_transpose(img: Image.Image):
+    """The transpose that makes the stored pixels upright (EXIF orientation), or None;
+    a corrupt EXIF block keeps the pixels as stored."""
+    try:
+        return _TRANSPOSE.get(img.getexif().get(0x0112))
+    except Exception:
+        return None
+
+
+def _shrink(img: Image.Image, max_side: int) -> Image.Image:
+    """A copy no larger than needed for ``max_side``, made straight from the decoded
+    image (in a mode that keeps transparency) so that no full-size copy follows."""
+    if img.mode not in ("RGB", "RGBA", "L", "LA"):
+        img = _to_rgb(img) if img.mode.startswith("I") else img.convert(
+            "RGBA" if "transparency" in img.info or img.mode in ("PA", "RGBa", "La") else "RGB")
+    if max(img.size) <= max_side:
+        return img.copy()
+    scale = max_side / max(img.size)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
 
 
 def _pixels_message(max_pixels: int) -> str:

@@ -77,6 +77,7 @@ class Inspection(db.Model):
     equipment_rows: Mapped[list["EquipmentRow"]] = relationship(order_by="EquipmentRow.position")
     photos: Mapped[list["Photo"]] = relationship(order_by="Photo.id")
     signatures: Mapped[list["Signature"]] = relationship(order_by="Signature.id")
+    additions: Mapped[list["RecordAddition"]] = relationship(order_by="RecordAddition.id")
 
     @classmethod
     def unit_scope_column(cls):
@@ -201,6 +202,10 @@ class Signature(db.Model):
     sha256: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(64), default="")
+    # Voided (已作废) when the officer is replaced on the task after signing: kept and
+    # shown, never counted, never sealed.
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    void_reason: Mapped[str] = mapped_column(Text, default="")
 
     officer = relationship("Officer", lazy="joined")
 
@@ -216,3 +221,30 @@ class SelfReport(db.Model):
     filename: Mapped[str] = mapped_column(String(200), default="")
     entered_by: Mapped[str] = mapped_column(String(64), default="")
     entered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+ADDITION_STAMP, ADDITION_SELF_REPORT = "stamp", "self_report"
+ADDITION_LABELS = {ADDITION_STAMP: "盖章页照片", ADDITION_SELF_REPORT: "企业自查报告（提交后补充）"}
+
+
+class RecordAddition(db.Model):
+    """A late addition to a submitted record (the photo of the stamped form, a self-report
+    handed in after submission): appended with its own hash, time and author, never
+    changing what was sealed."""
+
+    __tablename__ = "record_addition"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id"), nullable=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    added_by: Mapped[str] = mapped_column(String(64), default="")
+    added_by_name: Mapped[str] = mapped_column(String(64), default="")
+
+    @property
+    def kind_label(self) -> str:
+        return ADDITION_LABELS.get(self.kind, self.kind)

@@ -75,13 +75,14 @@ def render_inspection_pdf(inspection, public_url: str, builtin_font: bool = Fals
     non-embedded STSong-Light (the benchmark's floor only; never shipped)."""
     from ..extensions import db
     from .models import Blob
+    from .services import counted_signatures
 
     def blob_uri(blob_id):
         blob = db.session.get(Blob, blob_id) if blob_id else None
         return _data_uri(blob.data, blob.content_type) if blob else None
 
     signatures = [{"name": s.officer.name, "cert": s.cert_no, "image": blob_uri(s.blob_id),
-                   "shown": s.certificate_shown} for s in inspection.signatures]
+                   "shown": s.certificate_shown} for s in counted_signatures(inspection)]
     html = render_template(
         "pdf/inspection.html", inspection=inspection, task=inspection.task, items=_item_rows(inspection),
         rules=rules, signatures=signatures, enterprise_signature=blob_uri(inspection.enterprise_signature_id),

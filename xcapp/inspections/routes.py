@@ -333,6 +333,7 @@ def equipment_confirm(inspection_id: int):
 
 @bp.route("/<int:inspection_id>/photos", methods=["POST"])
 @access(INSPECTOR)
+@late_write_lock   # decoding runs before the write lock (issue 11.2)
 def photo_add(inspection_id: int):
     _inspection(inspection_id)  # scope first: a stranger learns nothing from a 400
     item_no = request.form.get("item_no", type=int)
@@ -382,6 +383,7 @@ def file(inspection_id: int, blob_id: int):
     allowed = {s.blob_id for s in inspection.signatures} | {inspection.enterprise_signature_id,
                                                              inspection.stamp_blob_id,
                                                              report.blob_id if report else None}
+    allowed |= {a.blob_id for a in inspection.additions}   # late additions (11.7)
     if blob_id not in allowed:
         abort(404)
     return _blob_response(blob_id)
@@ -489,6 +491,7 @@ def submit_record(inspection_id: int):
 
 @bp.route("/<int:inspection_id>/stamp", methods=["POST"])
 @access(INSPECTOR)
+@late_write_lock   # decoding runs before the write lock (issue 11.2)
 def stamp(inspection_id: int):
     inspection = _inspection(inspection_id)
     upload = request.files.get("photo")

@@ -31,8 +31,13 @@ Giving the parent code together with nested codes is accepted (the parent is imp
 Decisions (documented here because the form does not say)
 ----------------------------------------------------------
 * The record only *proposes* a conclusion; the officer decides.  A conclusion that
-  contradicts the record (e.g. 不在有效期 with 符合) is NOT an error: it is returned
-  as a warning by ``answer_warnings`` / ``check_answer``.
+  contradicts the record (e.g. 不在有效期 with 符合) is returned as a warning by
+  ``answer_warnings`` / ``check_answer``; but a record option that implies
+  non-conformity with 符合 or 不适用 needs a remark explaining why, otherwise
+  ``contradiction`` reports it as an error (issue 11.16).
+* The proposal follows the record unless the officer chose the conclusion
+  explicitly (``next_conclusion``): a conclusion that equals what the old record
+  proposed was not a choice, so 存在 → 不存在 turns the proposed 不符合 into 符合.
 * ``validate_answer`` reports invalid values only.  A missing conclusion is not an
   error (the answer is merely incomplete).
 * An item 1-11 is complete when its answer is valid, has a conclusion, and has a
@@ -461,6 +466,55 @@ def answer_warnings(item_no: int, record: Any, conclusion: str | None) -> list[s
     return []
 
 
+def next_conclusion(item_no: int, old_record: Any, new_record: Any, old_conclusion: str | None,
+                    sent_conclusion: str | None) -> str:
+    """The conclusion after a save of a fixed item 1-11 (``""`` for none).
+
+    ``sent_conclusion`` is the conclusion the client sent (None when it sent none).
+    The phone's form always sends the checked conclusion together with the record,
+    so a sent conclusion equal to the stored one is not a choice. An explicit choice
+    (a sent conclusion that differs from the stored one) wins; otherwise, when the
+    record changes, the proposal follows the new record unless the stored conclusion
+    had been chosen against the old record's proposal (then it stays)."""
+    old_conclusion = old_conclusion or ""
+    if sent_conclusion is not None and (sent_conclusion or "") != old_conclusion:
+        return sent_conclusion or ""
+    old_codes = normalize_record(item_no, old_record)
+    new_codes = normalize_record(item_no, new_record)
+    if new_codes == old_codes:
+        return old_conclusion
+    old_proposal = proposed_conclusion(item_no, old_codes) if old_codes else None
+    if old_conclusion and old_conclusion != old_proposal:
+        return old_conclusion          # chosen by the officer: kept
+    return (proposed_conclusion(item_no, new_codes) if new_codes else None) or ""
+
+
+def contradiction(item_no: int, record: Any, conclusion: str | None, remark: str | None) -> str | None:
+    """Error (Chinese) when a record option implies non-conformity but the conclusion is
+    符合 or 不适用 and no remark explains why; None otherwise (also for item 12 and for
+    answers that are invalid for other reasons)."""
+    if int(item_no) not in ITEMS or conclusion not in (CONFORM, NOT_APPLICABLE):
+        return None
+    if validate_answer(item_no, record, conclusion) or proposed_conclusion(item_no, record) != NONCONFORM:
+        return None
+    if str(remark or "").strip():
+        return None
+    return (f"第{int(item_no)}项：检查记录为“{record_label(item_no, record)}”，结论却为"
+            f"“{CONCLUSION_LABELS[conclusion]}”。请先在备注中说明理由，或改选结论为不符合")
+
+
+def contradictions(answers: Mapping[int, Any], item_remarks: Mapping[int, str] | None = None) -> list[str]:
+    """``contradiction`` for every fixed item of a record, in item order."""
+    remarks = item_remarks or {}
+    out = []
+    for n in FIXED_ITEM_NOS:
+        record, conclusion = _answer_parts((answers or {}).get(n))
+        error = contradiction(n, record, conclusion, remarks.get(n))
+        if error:
+            out.append(error)
+    return out
+
+
 @dataclass(frozen=True)
 class AnswerCheck:
     errors: tuple[str, ...]
@@ -479,6 +533,51 @@ def check_answer(item_no: int, record: Any, conclusion: str | None) -> AnswerChe
         return AnswerCheck(tuple(errors), (), None)
     return AnswerCheck((), tuple(answer_warnings(item_no, record, conclusion)),
                        proposed_conclusion(item_no, record))
+
+
+# Bounds of a record (issue 11.10): the PDF of the largest allowed record renders in
+# well under 2 s (bench/pdf_bench.py), and every bound is a clear refusal, never a
+# silent cut.
+MAX_EXTRA_ROWS = 30
+MAX_ROW_PROJECT = 100
+MAX_ROW_RECORD = 300
+MAX_ROW_REMARK = 200
+MAX_ITEM_REMARK = 500
+MAX_SUMMARY = 2000
+MAX_SUMMARY_LINES = 50
+MAX_EQUIPMENT_ROWS = 60
+ROW_FIELD_LIMITS = {"project": ("检查项目", MAX_ROW_PROJECT), "record": ("检查记录", MAX_ROW_RECORD),
+                    "remark": ("备注", MAX_ROW_REMARK)}
+
+
+def too_long(label: str, text: str | None, limit: int) -> str | None:
+    """Error (Chinese) when ``text`` is longer than ``limit`` characters."""
+    n = len(text or "")
+    if n > limit:
+        return f"{label}最多 {limit} 个字（现有 {n} 个字），请精简后再保存"
+    return None
+
+
+def extra_row_field_errors(data: Mapping[str, Any]) -> list[str]:
+    """Length errors for the fields of one item-12 row present in ``data``."""
+    errors = []
+    for field, (label, limit) in ROW_FIELD_LIMITS.items():
+        if field in data:
+            error = too_long(f"第12项{label}", str(data[field] or ""), limit)
+            if error:
+                errors.append(error)
+    return errors
+
+
+def extra_rows_full_message() -> str:
+    return f"第12项最多 {MAX_EXTRA_ROWS} 行。请把相近的项目合并到一行，或写入现场检查发现的问题汇总"
+
+
+def summary_errors(text: str) -> list[str]:
+    errors = [e for e in (too_long("问题汇总", text, MAX_SUMMARY),) if e]
+    if (text or "").count("\n") + 1 > MAX_SUMMARY_LINES:
+        errors.append(f"问题汇总最多 {MAX_SUMMARY_LINES} 行，请合并后再保存")
+    return errors
 
 
 def validate_extra_row(row: Any) -> list[str]:

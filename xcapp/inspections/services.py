@@ -16,16 +16,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..audit.services import canonical_json, record
-from ..core.timeutil import local_today, utcnow
+from ..core.timeutil import local_today, to_local, utcnow
 from ..db_setup import lock_row
 from ..extensions import db
 from ..plans.models import (TASK_APPROVED, TASK_IN_PROGRESS, TASK_PENDING, TASK_RETURNED, TASK_SUBMITTED, Task,
                             TaskOfficer)
 from ..registry.validation import clean_text
 from . import rules
-from .images import ImageRejected, decode_data_url, process_photo, validate_signature_png
-from .models import (APPROVED, DRAFT, RETURNED, SELF_CHECK_MATCH, SUBMITTED, Answer, Blob, EquipmentRow, ExtraRow,
-                     Inspection, Photo, SaveReceipt, SelfReport, Signature)
+from .display import remember_person
+from .images import ImageBusy, ImageRejected, decode_data_url, decode_slot, process_photo, validate_signature_png
+from .models import (ADDITION_SELF_REPORT, ADDITION_STAMP, APPROVED, DRAFT, RETURNED, SELF_CHECK_MATCH, SUBMITTED,
+                     Answer, Blob, EquipmentRow, ExtraRow, Inspection, Photo, RecordAddition, SaveReceipt, SelfReport,
+                     Signature)
 
 MAX_REPORT_BYTES = 10 * 1024 * 1024
 REPORT_TYPES = {".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
@@ -109,22 +111,39 @@ class Status:
     blockers: list[str]
 
 
+def counted_signatures(inspection: Inspection) -> list[Signature]:
+    """The signatures that count (status, submit, seal, PDF): not voided, and of an
+    officer who is on the task now. A replaced officer's signature never counts."""
+    current = {o.officer_id for o in inspection.task.active_officers}
+    return [s for s in inspection.signatures if s.voided_at is None and s.officer_id in current]
+
+
 def status(inspection: Inspection) -> Status:
     answers, rows = answers_map(inspection), rows_for_rules(inspection)
     filled, total = rules.progress(answers, rows)
     missing = rules.missing_items(answers, rows)
-    computed = rules.problem_summary(answers, rows, remarks_map(inspection))
+    remarks = remarks_map(inspection)
+    computed = rules.problem_summary(answers, rows, remarks)
     summary = inspection.problem_summary if inspection.summary_edited else computed
-    signed = sum(1 for s in inspection.signatures if s.certificate_shown)
+    counted = [s for s in counted_signatures(inspection) if s.certificate_shown]
+    signed = len(counted)
+    officers = inspection.task.active_officers
+    current_certs = {o.cert_no for o in officers}
+    attested = set(json.loads(inspection.refusal_attested_by or "[]")) & current_certs
     enterprise_ok = bool(inspection.enterprise_signature_id and inspection.enterprise_rep) or (
-        inspection.refused and len(json.loads(inspection.refusal_attested_by or "[]")) >= 2)
+        inspection.refused and len(attested) >= 2)
     blockers = []
     if missing:
         blockers.append("尚未填写：" + "、".join(f"第{n}项" for n in missing))
+    blockers.extend(rules.contradictions(answers, remarks))
     if inspection.equipment_confirmed_at is None:
         blockers.append("关键生产设备表尚未确认")
-    if signed < 2:
-        blockers.append(f"检查人员签名 {signed}/2（每人须确认已出示执法证件）")
+    required = 2
+    if signed < required:
+        have = {s.officer_id for s in counted}
+        unsigned = "、".join(o.officer.name for o in officers if o.officer_id not in have)
+        blockers.append(f"检查人员签名 {signed}/{required}（每人须确认已出示执法证件）"
+                        + (f"，尚未签名：{unsigned}" if unsigned else ""))
     if not enterprise_ok:
         blockers.append("企业尚未签字，也未记录拒绝签字")
     return Status(filled, total, missing, rules.overall_conclusion(answers, rows),
@@ -223,6 +242,7 @@ def save_answer(inspection_id: int, item_no: int, data: dict, actor, *, base_ver
     if item_no not in rules.ALL_ITEMS:
         raise InspectionError("检查项目序号无效", 404)
     inspection = _editable(inspection_id, actor, _save_loads())
+    remember_person(actor.username, officer_of(actor, inspection.task).officer.name)   # shown as the saver
     answer = inspection.answer(item_no)
     if _receipt(inspection, key, f"item:{item_no}"):
         return inspection, answer, True
@@ -240,25 +260,28 @@ def save_answer(inspection_id: int, item_no: int, data: dict, actor, *, base_ver
         codes = rules.normalize_record(item_no, data["record"]) if data["record"] else ()
         new_record = rules.record_to_str(codes)
     conclusion = answer.conclusion
-    if "conclusion" in data:
-        conclusion = data["conclusion"] or ""
-    elif "record" in data and new_record != (answer.record or ""):
-        # A new record proposes its conclusion unless the officer chose one that differs
-        # from what the old record proposed.
-        old_proposal = rules.proposed_conclusion(item_no, old_record) if old_record else None
-        if not conclusion or conclusion == old_proposal:
-            conclusion = rules.proposed_conclusion(item_no, new_record or None) or ""
+    if item_no == rules.EXTRA_ITEM_NO:
+        if "conclusion" in data:
+            conclusion = data["conclusion"] or ""
+    else:
+        # The proposal follows the record unless the officer chose the conclusion (11.16).
+        conclusion = rules.next_conclusion(item_no, old_record, new_record or None, answer.conclusion or None,
+                                           (data["conclusion"] or "") if "conclusion" in data else None)
+    remark = clean_text(data["remark"]) if "remark" in data else (answer.remark or "")
+    remark_error = rules.too_long(f"第{item_no}项备注", remark, rules.MAX_ITEM_REMARK) if "remark" in data else None
+    if remark_error:
+        raise InspectionError(remark_error)
     if item_no == rules.EXTRA_ITEM_NO:
         errors = rules.validate_item12({12: rules.Answer(new_record or None, conclusion or None)},
                                        rows_for_rules(inspection))
     else:
-        errors = rules.validate_answer(item_no, new_record or None, conclusion or None)
+        errors = rules.validate_answer(item_no, new_record or None, conclusion or None) or [
+            e for e in (rules.contradiction(item_no, new_record or None, conclusion or None, remark),) if e]
     if errors:
         raise InspectionError("；".join(errors))
     answer.record = new_record or ""
     answer.conclusion = conclusion or ""
-    if "remark" in data:
-        answer.remark = clean_text(data["remark"])[:2000]
+    answer.remark = remark
     answer.version = (answer.version or 0) + 1
     answer.updated_at = utcnow()
     answer.updated_by = actor.username
@@ -276,6 +299,8 @@ def add_extra_row(inspection_id: int, actor, key: str | None = None) -> Inspecti
     inspection = _editable(inspection_id, actor)
     if _receipt(inspection, key, "extra:add"):
         return inspection
+    if len(inspection.extra_rows) >= rules.MAX_EXTRA_ROWS:
+        raise InspectionError(rules.extra_rows_full_message())
     marker = inspection.answer(rules.EXTRA_ITEM_NO)
     if marker is not None and marker.record == rules.NO_EXTRA_ITEMS:
         marker.record, marker.conclusion = "", ""
@@ -299,9 +324,12 @@ def save_extra_row(inspection_id: int, row_id: int, data: dict, actor, key: str 
     conclusion = data.get("conclusion", row.conclusion) or ""
     if conclusion and conclusion not in rules.CONCLUSIONS:
         raise InspectionError("单项检查结论无效")
-    for field in ("project", "record", "remark"):
-        if field in data:
-            setattr(row, field, clean_text(data[field])[:2000 if field != "project" else 200])
+    cleaned = {field: clean_text(data[field]) for field in ("project", "record", "remark") if field in data}
+    errors = rules.extra_row_field_errors(cleaned)
+    if errors:
+        raise InspectionError("；".join(errors))
+    for field, value in cleaned.items():
+        setattr(row, field, value)
     row.conclusion = conclusion
     row.updated_at, row.updated_by = utcnow(), actor.username
     db.session.flush()
@@ -324,7 +352,11 @@ def delete_extra_row(inspection_id: int, row_id: int, actor) -> Inspection:
 
 def save_summary(inspection_id: int, text: str, actor) -> Inspection:
     inspection = _editable(inspection_id, actor)
-    inspection.problem_summary = clean_text(text)[:5000]
+    text = clean_text(text)
+    errors = rules.summary_errors(text)
+    if errors:
+        raise InspectionError("；".join(errors))
+    inspection.problem_summary = text
     inspection.summary_edited = True
     record("inspection.summary_saved", inspection, details={"task": inspection.task.code}, user=actor)
     return inspection
@@ -358,7 +390,11 @@ def save_equipment_row(inspection_id: int, row_id: int, data: dict, actor, key: 
         if field in data:
             setattr(row, field, clean_text(data[field])[:100])
     if "remark" in data:
-        row.remark = clean_text(data["remark"])[:500]
+        remark = clean_text(data["remark"])
+        error = rules.too_long("设备备注", remark, 500)
+        if error:
+            raise InspectionError(error)
+        row.remark = remark
     row.updated_at, row.updated_by = utcnow(), actor.username
     inspection.equipment_confirmed_at = None  # a changed table is confirmed again
     _touch_task(inspection)
@@ -373,6 +409,8 @@ def add_equipment_row(inspection_id: int, actor, key: str | None = None) -> Insp
     inspection = _editable(inspection_id, actor)
     if _receipt(inspection, key, "equipment:add"):
         return inspection
+    if len(inspection.equipment_rows) >= rules.MAX_EQUIPMENT_ROWS:
+        raise InspectionError(f"关键生产设备表最多 {rules.MAX_EQUIPMENT_ROWS} 行")
     position = max((r.position for r in inspection.equipment_rows), default=-1) + 1
     row = EquipmentRow(inspection_id=inspection.id, position=position, from_licence=False,
                        status=rules.EQUIP_ADDED, updated_at=utcnow(), updated_by=actor.username)
@@ -418,26 +456,39 @@ def equipment_warning(inspection: Inspection) -> str | None:
 
 # ------------------------------------------------------------------ files
 
-def store_blob(data: bytes, content_type: str, actor, filename: str = "") -> Blob:
-    blob = Blob(sha256=hashlib.sha256(data).hexdigest(), content_type=content_type, size=len(data), data=data,
+def store_blob(data: bytes, content_type: str, actor, filename: str = "", sha256: str | None = None) -> Blob:
+    blob = Blob(sha256=sha256 or hashlib.sha256(data).hexdigest(), content_type=content_type, size=len(data), data=data,
                 filename=filename[:200], created_by=actor.username if actor else "")
     db.session.add(blob)
     db.session.flush()
     return blob
 
 
+def _process_photo(data: bytes):
+    """Decode, resize and hash a photo (slow: call it before taking any lock). At most
+    ``PHOTO_DECODE_SLOTS`` photos are decoded at once per process; a photo that finds
+    every slot busy for ``PHOTO_DECODE_WAIT_S`` is refused with 503 (retry)."""
+    from flask import current_app, has_app_context
+
+    config = current_app.config if has_app_context() else {}
+    try:
+        with decode_slot(config.get("PHOTO_DECODE_SLOTS", 1), config.get("PHOTO_DECODE_WAIT_S", 5.0)):
+            return process_photo(data)
+    except ImageBusy as exc:
+        raise InspectionError(exc.message, 503) from exc
+    except ImageRejected as exc:
+        raise InspectionError(exc.message) from exc
+
+
 def add_photo(inspection_id: int, item_no: int, data: bytes, actor, key: str | None = None) -> Photo | None:
     if not 0 <= item_no <= rules.TOTAL_ITEMS:
         raise InspectionError("检查项目序号无效", 404)
-    try:
-        processed = process_photo(data)   # before any lock: the slow part runs outside it
-    except ImageRejected as exc:
-        raise InspectionError(exc.message) from exc
+    processed = _process_photo(data)   # before any lock (routes use @late_write_lock)
     inspection = _editable(inspection_id, actor)
     if _receipt(inspection, key, f"photo:{item_no}"):
         return None
-    full = store_blob(processed.jpeg, "image/jpeg", actor)
-    thumb = store_blob(processed.thumb, "image/jpeg", actor)
+    full = store_blob(processed.jpeg, "image/jpeg", actor, sha256=processed.sha256)
+    thumb = store_blob(processed.thumb, "image/jpeg", actor, sha256=processed.thumb_sha256)
     photo = Photo(inspection_id=inspection.id, item_no=item_no, blob_id=full.id, thumb_blob_id=thumb.id,
                   taken_at=processed.taken_at, uploaded_by=actor.username, sha256=processed.sha256)
     db.session.add(photo)
@@ -450,27 +501,54 @@ def add_photo(inspection_id: int, item_no: int, data: bytes, actor, key: str | N
 
 
 def attach_stamp(inspection_id: int, data: bytes, actor) -> Inspection:
-    """After signing: a photo of the printed form bearing the enterprise's stamp."""
-    try:
-        processed = process_photo(data)
-    except ImageRejected as exc:
-        raise InspectionError(exc.message) from exc
+    """After signing: a photo of the printed form bearing the enterprise's stamp, appended
+    to the sealed record as a late addition (its own hash, time and author); the
+    sealed record itself never changes (11.7)."""
+    processed = _process_photo(data)
     inspection = _lock(inspection_id)
     if officer_of(actor, inspection.task) is None:
         raise InspectionError("只有本任务的检查人员可以上传盖章页。", 403)
     if inspection.state not in (SUBMITTED, APPROVED):
         raise InspectionError("请在提交（签字）之后再上传盖章页照片。")
-    blob = store_blob(processed.jpeg, "image/jpeg", actor, "stamp.jpg")
-    inspection.stamp_blob_id = blob.id
+    blob = store_blob(processed.jpeg, "image/jpeg", actor, "stamp.jpg", sha256=processed.sha256)
+    addition = _add_addition(inspection, ADDITION_STAMP, actor, blob=blob)
     record("inspection.stamp_attached", inspection,
-           details={"task": inspection.task.code, "sha256": blob.sha256}, user=actor)
+           details={"task": inspection.task.code, "sha256": blob.sha256, "addition": addition.id}, user=actor)
     return inspection
 
 
-def save_self_report(task_id: int, text: str, upload: tuple[bytes, str] | None, actor) -> SelfReport:
+def _add_addition(inspection: Inspection, kind: str, actor, *, blob: Blob | None = None, text: str = "",
+                  filename: str = "") -> RecordAddition:
+    digest = hashlib.sha256()
+    digest.update((blob.sha256 if blob else "").encode("ascii"))
+    digest.update(text.encode("utf-8"))
+    addition = RecordAddition(inspection_id=inspection.id, kind=kind, blob_id=blob.id if blob else None, text=text,
+                              filename=filename[:200], sha256=blob.sha256 if blob and not text else digest.hexdigest(),
+                              added_at=utcnow(), added_by=actor.username if actor else "",
+                              added_by_name=(getattr(actor, "name", "") or "")[:64])
+    db.session.add(addition)
+    inspection.additions.append(addition)
+    db.session.flush()
+    return addition
+
+
+def _sealed_revision_exists(task_id: int) -> bool:
+    return db.session.scalar(select(Inspection.id).where(Inspection.task_id == task_id, Inspection.seal_hash != "")
+                             .limit(1)) is not None
+
+
+def save_self_report(task_id: int, text: str, upload: tuple[bytes, str] | None, actor) -> SelfReport | RecordAddition:
+    """The enterprise's self-report. Once a revision of the task's record was submitted,
+    the report it was sealed with never changes: a later one is appended to the latest
+    revision as a late addition (11.7)."""
     task = lock_row(db.session, Task, task_id)
+    text = clean_text(text)
+    if len(text) > 20000:
+        raise InspectionError(f"自查报告内容最多 20000 个字（现有 {len(text)} 个字）")
+    if _sealed_revision_exists(task_id):
+        return _late_self_report(task, text, upload, actor)
     report = db.session.get(SelfReport, task_id) or SelfReport(task_id=task_id)
-    report.text = clean_text(text)[:20000]
+    report.text = text
     if upload is not None and upload[0]:
         data, filename = upload
         ext = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
@@ -489,6 +567,34 @@ def save_self_report(task_id: int, text: str, upload: tuple[bytes, str] | None, 
     db.session.add(report)
     record("task.self_report_saved", task, details={"task": task.code, "file": report.filename}, user=actor)
     return report
+
+
+def _report_blob(upload: tuple[bytes, str] | None, actor) -> Blob | None:
+    if upload is None or not upload[0]:
+        return None
+    data, filename = upload
+    ext = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if ext not in REPORT_TYPES:
+        raise InspectionError("自查报告文件只支持 PDF、JPEG 或 PNG")
+    if len(data) > MAX_REPORT_BYTES:
+        raise InspectionError("自查报告文件超过 10 MB")
+    magic = {".pdf": b"%PDF", ".png": b"\x89PNG", ".jpg": b"\xff\xd8", ".jpeg": b"\xff\xd8"}[ext]
+    if not data.startswith(magic):
+        raise InspectionError("文件内容与扩展名不符，请上传真实的 PDF 或图片文件")
+    return store_blob(data, REPORT_TYPES[ext], actor, filename)
+
+
+def _late_self_report(task: Task, text: str, upload, actor) -> RecordAddition:
+    inspection = lock_row(db.session, Inspection, latest(task).id)
+    blob = _report_blob(upload, actor)
+    if not text and blob is None:
+        raise InspectionError("请填写自查报告内容或上传文件")
+    addition = _add_addition(inspection, ADDITION_SELF_REPORT, actor, blob=blob, text=text,
+                             filename=upload[1] if blob is not None else "")
+    record("inspection.self_report_added", inspection,
+           details={"task": task.code, "revision": inspection.revision, "sha256": addition.sha256,
+                    "file": addition.filename, "addition": addition.id}, user=actor)
+    return addition
 
 
 def save_self_check(inspection_id: int, match: str, note: str, actor) -> Inspection:
@@ -570,12 +676,35 @@ def record_refusal(inspection_id: int, reason: str, attested: list[int], actor) 
     return inspection
 
 
+def void_signatures_of(task: Task, officer_id: int, reason: str, actor) -> int:
+    """An officer was replaced on the task: their signatures on unsubmitted revisions are
+    voided (kept and shown as 已作废 with the reason, never counted or sealed as an
+    officer's signature). Returns how many."""
+    rows = db.session.scalars(
+        select(Signature).join(Inspection, Inspection.id == Signature.inspection_id)
+        .where(Inspection.task_id == task.id, Inspection.state == DRAFT, Signature.officer_id == officer_id,
+               Signature.voided_at.is_(None))).all()
+    now = utcnow()
+    for signature in rows:
+        signature.voided_at = now
+        signature.void_reason = f"检查人员已更换（{reason}），此签名作废"[:2000]
+        record("inspection.signature_voided", db.session.get(Inspection, signature.inspection_id),
+               details={"task": task.code, "officer": signature.cert_no, "sha256": signature.sha256,
+                        "reason": reason}, user=actor)
+    return len(rows)
+
+
 # ------------------------------------------------------------------ submit and seal
 
 def seal_payload(inspection: Inspection) -> dict:
-    """Everything the sealed record consists of, with the hashes of every photo and signature."""
+    """Everything the sealed record consists of, with the hashes of every photo and signature.
+
+    Only signatures that were not voided are the officers' signatures; voided ones (a
+    replaced officer's) are sealed apart, under a key present only when there are any, so
+    records sealed before voiding existed keep their seal. Late additions are not part
+    of the seal."""
     task = inspection.task
-    return {
+    payload = {
         "task": task.code, "plan": task.plan.code, "uscc": task.uscc, "revision": inspection.revision,
         "method": inspection.method,
         "inspection_date": inspection.inspection_date.isoformat() if inspection.inspection_date else None,
@@ -590,7 +719,8 @@ def seal_payload(inspection: Inspection) -> dict:
         "self_check": {"match": inspection.self_check_match, "note": inspection.self_check_note},
         "officers": [{"cert": s.cert_no, "certificate_shown": s.certificate_shown, "signature": s.sha256,
                       "signed_at": s.signed_at.isoformat()} for s in sorted(inspection.signatures,
-                                                                             key=lambda s: s.cert_no)],
+                                                                             key=lambda s: s.cert_no)
+                     if s.voided_at is None],
         "enterprise": {"opinion": inspection.enterprise_opinion, "representative": inspection.enterprise_rep,
                        "signature": _blob_hash(inspection.enterprise_signature_id), "refused": inspection.refused,
                        "refusal_reason": inspection.refusal_reason,
@@ -598,6 +728,12 @@ def seal_payload(inspection: Inspection) -> dict:
                        "refusal_attested_by": json.loads(inspection.refusal_attested_by or "[]")},
         "photos": sorted(p.sha256 for p in inspection.photos),
     }
+    voided = [{"cert": s.cert_no, "signature": s.sha256, "voided_at": s.voided_at.isoformat(),
+               "reason": s.void_reason} for s in sorted(inspection.signatures, key=lambda s: s.cert_no)
+              if s.voided_at is not None]
+    if voided:
+        payload["voided_signatures"] = voided
+    return payload
 
 
 def _blob_hash(blob_id: int | None) -> str | None:
@@ -629,9 +765,28 @@ def _geo(value, low, high):
     return number if low <= number <= high else None
 
 
+def dispatch_date(task: Task) -> date:
+    """The local date the task was dispatched (the plan's dispatch; the task's creation
+    for plans dispatched before that was recorded)."""
+    return to_local(task.plan.dispatched_at or task.created_at).date()
+
+
+def check_inspection_date(task: Task, inspection_date: date) -> None:
+    """The inspection date lies between the task's dispatch and today (11.17)."""
+    today, dispatched = local_today(), dispatch_date(task)
+    if inspection_date > today:
+        raise InspectionError(f"检查日期不能晚于今天（{today.isoformat()}）")
+    if inspection_date < dispatched:
+        raise InspectionError(f"检查日期不能早于任务派发日期（{dispatched.isoformat()}），"
+                              f"请填写 {dispatched.isoformat()} 至 {today.isoformat()} 之间的实际检查日期")
+
+
 def _seal(inspection: Inspection, inspection_date: date, geo: dict | None, actor) -> None:
-    if inspection_date > local_today():
-        raise InspectionError("检查日期不能晚于今天")
+    check_inspection_date(inspection.task, inspection_date)
+    current = {o.officer_id for o in inspection.task.active_officers}
+    for signature in inspection.signatures:
+        if signature.voided_at is None and signature.officer_id not in current:
+            signature.voided_at, signature.void_reason = utcnow(), "签名人已不是本任务的检查人员"
     inspection.inspection_date = inspection_date
     if geo:
         inspection.geo_lat = _geo(geo.get("lat"), -90, 90)

@@ -27,3 +27,15 @@ def healthz():
 
     db.session.execute(db.text("SELECT 1"))
     return {"status": "ok"}
+
+
+@bp.route("/favicon.ico")
+@access(public=True)
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links; answer it (no 404 in the console)."""
+    from flask import current_app, send_from_directory
+
+    response = send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                                   max_age=86400)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -1,6 +1,8 @@
 """Demo plan 许市监抽〔2023〕1号: frozen, drawn, dispatched, with officers drawn in every unit."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from ..demo import demo_extension
@@ -25,4 +27,5 @@ def load_plan() -> None:
     freeze_plan(plan.id)
     draw_enterprises(plan.id, DEMO_ENTROPY)
     dispatch_plan(plan.id)
+    plan.dispatched_at = datetime(2023, 7, 12, 1, 0)   # the demo's story: dispatched in July 2023
     draw_officers_many(plan.id, [u.id for u in units_without_officer_draw(plan)], OFFICER_ENTROPY)

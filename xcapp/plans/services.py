@@ -438,7 +438,10 @@ def units_without_officer_draw(plan: Plan) -> list[Unit]:
 
 
 def replace_officer(task_id: int, out_officer_id: int, reason: str, actor=None) -> TaskOfficer:
-    """Replace one officer before any answer is saved: the next candidate in the task's rank order."""
+    """Replace one officer before any answer is saved: the next candidate in the task's rank order.
+
+    A signature the replaced officer already gave on the unsubmitted record is voided
+    (kept, shown as 已作废 with the reason, never counted): the newcomer must sign."""
     task = lock_row(db.session, Task, task_id)
     if task is None:
         raise PlanError("抽查任务不存在")
@@ -471,8 +474,11 @@ def replace_officer(task_id: int, out_officer_id: int, reason: str, actor=None) 
     db.session.add(Replacement(task_id=task.id, out_cert=current.cert_no, in_cert=cert, reason=reason, at=now,
                                by=_actor_name(actor)))
     db.session.flush()
+    from ..inspections.services import void_signatures_of
+
+    voided = void_signatures_of(task, current.officer_id, reason, actor)
     record("task.officer_replaced", task, details={"task": task.code, "out": current.cert_no, "in": cert,
-                                                   "reason": reason}, user=actor)
+                                                   "reason": reason, "signatures_voided": voided}, user=actor)
     return added
 
 
