@@ -393,3 +393,28 @@ def test_client_address_behind_a_trusted_proxy_only(app, client, auth, database_
         db.engine.dispose()
     addresses = db.session.scalars(select(LoginFailure.remote_addr).order_by(LoginFailure.id)).all()
     assert addresses == ["10.0.0.1", "1.2.3.4"]
+
+
+def test_right_guess_among_parallel_attempts_does_not_get_in(client, make_user, auth, monkeypatch, database_url):
+    """Guesses sent in parallel all pass the throttle before their hashes run; one that is
+    right counts only if the throttle still allows an attempt once the others failed."""
+    from sqlalchemy import create_engine, text
+
+    from xcapp.auth import services
+
+    make_user(INSPECTOR, "411002", username="quinn")
+    real = services.check_password_hash
+
+    def parallel_failures(stored, given):
+        engine = create_engine(database_url)   # the other attempts fail meanwhile
+        with engine.begin() as conn:
+            for _ in range(6):
+                conn.execute(text("INSERT INTO login_failure (username, at, remote_addr) "
+                                  "VALUES ('quinn', :at, '10.0.0.2')"), {"at": services.utcnow()})
+        engine.dispose()
+        return real(stored, given)
+
+    monkeypatch.setattr(services, "check_password_hash", parallel_failures)
+    response = auth.login("quinn", PASSWORD)
+    assert response.status_code == 429 and "登录失败次数过多" in response.get_data(as_text=True)
+    assert client.get("/home").status_code == 302

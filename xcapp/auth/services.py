@@ -110,14 +110,17 @@ def authenticate(username: str, password: str, remote_addr: str = "") -> LoginRe
     state = throttle_state(username, remote_addr)
     if state.wait_seconds > 0:
         begin_write(db.session)
-        record("login.refused_throttled", object_type="user_account", object_id=username,
-               details={"username": username, "wait_seconds": state.wait_seconds})
-        db.session.commit()
-        return LoginResult(None, _throttled_message(state.wait_seconds), throttled=True)
+        return _refuse_throttled(username, state)
     user = db.session.scalar(select(User).where(User.username == username))
     ok = check_password_hash(user.password_hash if user is not None else dummy_hash(), password)
     ok = ok and user is not None and user.is_active
     begin_write(db.session)    # only now the write lock (SQLite), for the outcome
+    if ok:
+        # Attempts sent in parallel all passed the check above while their hashes ran:
+        # a right guess among them counts only if the throttle still allows an attempt.
+        state = throttle_state(username, remote_addr)
+        if state.wait_seconds > 0:
+            return _refuse_throttled(username, state)
     if not ok:
         db.session.add(LoginFailure(username=username, remote_addr=remote_addr))
         record("login.failed", object_type="user_account", object_id=username,
@@ -132,6 +135,13 @@ def authenticate(username: str, password: str, remote_addr: str = "") -> LoginRe
     record("login.succeeded", user, details={"username": username}, user=user)
     db.session.commit()
     return LoginResult(user)
+
+
+def _refuse_throttled(username: str, state: ThrottleState) -> LoginResult:
+    record("login.refused_throttled", object_type="user_account", object_id=username,
+           details={"username": username, "wait_seconds": state.wait_seconds})
+    db.session.commit()
+    return LoginResult(None, _throttled_message(state.wait_seconds), throttled=True)
 
 
 def unlock(user: User, actor=None) -> int:
