@@ -99,7 +99,38 @@ def wanted_codepoints() -> set[int]:
         0x2018, 0x2019, 0x201C, 0x201D,  # ‘ ’ “ ”
         0x00A5, 0x00B0, 0x2103, 0x2116,  # ¥ ° ℃ №
     ])
+    cps.update(symbol_blocks())
     return cps
+
+
+def symbol_blocks() -> set[int]:
+    """Symbols the inspection forms and product rules use (issue 13.5), whole blocks so
+    that neighbours print too; only what Noto Serif SC has is kept (it has all of these):
+    ² ³ µ ± × ÷ (Latin-1), Φ φ μ Ω (Greek), ⁰-⁹ ₀-₉, ℃ ℉ Ω, Ⅰ-Ⅻ ⅰ-ⅻ, arrows, ≤ ≥ ≈ ≠,
+    ①-⑳ ⑴-⒇ ⒈-⒛, ㈠-㈩, ㎡ ㎥ ㎏ ㎜ and the full-width / half-width forms."""
+    cps: set[int] = set()
+    for first, last in (
+        (0x00A0, 0x00FF),  # Latin-1 supplement
+        (0x0370, 0x03FF),  # Greek
+        (0x2070, 0x209F),  # superscripts and subscripts
+        (0x2100, 0x214F),  # letterlike symbols
+        (0x2150, 0x218F),  # number forms (Roman numerals)
+        (0x2190, 0x21FF),  # arrows
+        (0x2200, 0x22FF),  # mathematical operators
+        (0x2460, 0x24FF),  # enclosed alphanumerics
+        (0x3200, 0x32FF),  # enclosed CJK letters and months
+        (0x3300, 0x33FF),  # CJK compatibility (square units)
+        (0xFF00, 0xFFEF),  # half-width and full-width forms
+    ):
+        cps.update(range(first, last + 1))
+    return cps
+
+
+# Every symbol of issue 13.5 must be in the built font; the build stops otherwise.
+REQUIRED_SYMBOLS = ("² ³ ℃ ㎡ ㎥ ‰ ± × ÷ ≤ ≥ Φ φ μ Ω µ "
+                    + " ".join(chr(c) for c in range(0x2460, 0x2474))     # ① … ⑳
+                    + " " + " ".join(chr(c) for c in range(0x2160, 0x216C))  # Ⅰ … Ⅻ
+                    + " ％ ＋ － ＝ ～ （ ） ０ ９ Ａ ｚ ￥").split()
 
 
 def otf_to_ttf(font: TTFont, max_err: float) -> None:
@@ -290,7 +321,8 @@ def build(args: argparse.Namespace) -> None:
     have = set(font.getBestCmap())
     from_others = set(SYMBOL_CODEPOINTS) | (set(MATH_CODEPOINTS) if math_path else set())
     keep = (cps & have) - from_others
-    missing = sorted(cps - have - from_others)
+    # Gaps inside the symbol blocks are expected (unassigned or unusual code points).
+    missing = sorted(cps - have - from_others - symbol_blocks())
     opts = subset.Options()
     opts.layout_features = []  # reportlab does no shaping
     opts.name_IDs = ["*"]
@@ -353,6 +385,8 @@ def build(args: argparse.Namespace) -> None:
     assert "glyf" in check and "CFF " not in check
     lost = [c for c in keep | set(copied) if c not in cmap]
     assert not lost, f"code points lost: {lost[:20]}"
+    absent = [s for s in REQUIRED_SYMBOLS if ord(s) not in cmap]
+    assert not absent, f"required symbols missing: {' '.join(absent)}"
     try:
         from reportlab.pdfbase.ttfonts import TTFont as RLTTFont
     except ImportError:

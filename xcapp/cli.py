@@ -456,7 +456,106 @@ def restore_command(file):
         sys.exit(1)
 
 
+reports_cli = AppGroup("reports", help="工作总结统计表 (summary report)")
+archive_cli = AppGroup("archive", help="归档 ZIP (archives with manifest)")
+
+
+def _task_by_code(code: str):
+    from .plans.models import Task
+
+    task = db.session.scalar(db.select(Task).where(Task.code == code))
+    if task is None:
+        fail(f"错误：抽查任务 {code} 不存在")
+    return task
+
+
+@reports_cli.command("summary")
+@click.argument("plan_code")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.pdf")
+def reports_summary(plan_code, output):
+    """Write the plan's summary report (工作总结统计表), the dashboard's figures, as XLSX or PDF."""
+    from flask import current_app
+
+    from .reports.figures import summary
+    from .reports.summary import to_pdf, to_xlsx
+    from .core.roles import CITY_ADMIN
+
+    if not output.lower().endswith((".xlsx", ".pdf")):
+        fail("错误：输出文件须以 .xlsx 或 .pdf 结尾")
+    plan = _plan_by_code(plan_code)
+    s = summary(plan, _CityWide(CITY_ADMIN))
+    with current_app.test_request_context():
+        data = to_xlsx(s) if output.lower().endswith(".xlsx") else to_pdf(s)
+    with open(output, "wb") as fh:
+        fh.write(data)
+    click.echo(f"已写入 {output}")
+
+
+class _CityWide:
+    """The command line sees the whole city (as the city admin does)."""
+
+    def __init__(self, role):
+        self.role = role
+        self.is_authenticated = True
+
+
+@tasks_cli.command("notice")
+@click.argument("task_code")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+def tasks_notice(task_code, output):
+    """Write the 检查通知书 of the task as PDF."""
+    from flask import current_app
+
+    from .reports.notices import inspection_notice_pdf
+
+    task = _task_by_code(task_code)
+    with current_app.test_request_context():
+        data = inspection_notice_pdf(task)
+    with open(output, "wb") as fh:
+        fh.write(data)
+    click.echo(f"已写入 {output}")
+
+
+def _write_archive(output, write):
+    import os
+
+    from flask import current_app
+
+    tmp = output + ".part"
+    try:
+        with open(tmp, "wb") as fh, current_app.test_request_context():
+            writer = write(fh)
+        os.replace(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    click.echo(f"已写入 {output}（{len(writer.files) + 1} 个文件，{len(writer.records)} 版记录；"
+               f"解压后 sha256sum -c SHA256SUMS 校验）")
+
+
+@archive_cli.command("task")
+@click.argument("task_code")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+def archive_task(task_code, output):
+    """Write the task's archive (ZIP with manifest.json and SHA256SUMS)."""
+    from .reports.archive import write_task_archive
+
+    task = _task_by_code(task_code)
+    _write_archive(output, lambda fh: write_task_archive(task, fh))
+
+
+@archive_cli.command("plan")
+@click.argument("plan_code")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+def archive_plan(plan_code, output):
+    """Write the archive of every task of the plan, streamed entry by entry."""
+    from .reports.archive import write_plan_archive
+
+    plan = _plan_by_code(plan_code)
+    _write_archive(output, lambda fh: write_plan_archive(plan, fh))
+
+
 def register_cli(app: Flask) -> None:
     for group in (users_cli, audit_cli, demo_cli, *REGISTRY_GROUPS, plans_cli, draw_cli, workdays_cli, publicity_cli,
-                  tasks_cli, backup_command, restore_command):
+                  tasks_cli, backup_command, restore_command, reports_cli, archive_cli):
         app.cli.add_command(group)

@@ -7,3 +7,4 @@ from .plans import models as _plans  # noqa: F401
 from .inspections import models as _inspections  # noqa: F401
 from .publicity import models as _publicity  # noqa: F401
 from .oversight import models as _oversight  # noqa: F401
+from .reports import models as _reports  # noqa: F401

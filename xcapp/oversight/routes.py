@@ -8,7 +8,7 @@ from ..extensions import db
 from ..inspections import rules
 from ..plans.models import DRAFT, Plan
 from . import bp
-from .services import METRICS, facts, totals, unit_rows
+from .services import METRICS, facts
 
 
 def _plan():
@@ -24,9 +24,11 @@ def dashboard():
     plans, plan = _plan()
     if plan is None:
         return render_template("oversight/dashboard.html", plans=[], plan=None)
-    items = facts(plan, current_user)
-    rows = unit_rows(items)
-    return render_template("oversight/dashboard.html", plans=plans, plan=plan, rows=rows, total=totals(rows),
+    from ..reports.figures import summary
+
+    s = summary(plan, current_user)     # the same figures as the summary report (one source)
+    return render_template("oversight/dashboard.html", plans=plans, plan=plan, rows=s.rows, total=s.total,
+                           item_counts=s.item_counts, max_item=s.max_item, outcomes=s.outcome_total,
                            metrics=METRICS, reasons=rules.NOT_INSPECTED_REASON_LABELS,
                            days_left=(plan.deadline - local_today()).days)
 

@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from ..core.authz import scoped
-from ..core.timeutil import local_today
+from ..core.timeutil import local_today, to_local
 from ..extensions import db
 from ..inspections import rules
 from ..inspections.models import APPROVED, SUBMITTED, Inspection
@@ -18,7 +18,8 @@ from ..publicity.services import calendar
 
 METRICS = {
     "drawn": "抽取任务", "done": "已完成（有检查结果）", "inspected": "已检查", "not_inspected": "未能检查",
-    "submitted": "待审核", "approved": "已通过", "published": "已公示", "fail": "不合格",
+    "submitted": "待审核", "approved": "已通过", "published": "已公示", "pass": "合格", "fail": "不合格",
+    "published_on_time": "按期公示", "published_late": "逾期公示",
     "overdue": "逾期未检查", "due_soon": "公示期限 5 个工作日内", "due_passed": "已超公示期限", "due_unknown": "公示期限待定",
     "rectify_overdue": "整改逾期", "later": "待后续检查（停产、转产）",
 }
@@ -54,8 +55,11 @@ def facts(plan: Plan, user, today: date | None = None) -> list[TaskFacts]:
     inspections = {i.task_id: i for i in db.session.scalars(
         select(Inspection).join(latest, (latest.c.task_id == Inspection.task_id)
                                 & (latest.c.revision == Inspection.revision))).unique()}
-    published = set(db.session.scalars(select(Inspection.task_id).join(Publication,
-                                                                       Publication.inspection_id == Inspection.id)))
+    published = dict(db.session.execute(
+        select(Inspection.task_id, func.min(Publication.first_published_at))
+        .join(Publication, Publication.inspection_id == Inspection.id)
+        .join(Task, Task.id == Inspection.task_id).where(Task.plan_id == plan.id)
+        .group_by(Inspection.task_id)).all())
     from .followup import RECTIFYING
     from .models import FollowUpCase
 
@@ -75,8 +79,16 @@ def facts(plan: Plan, user, today: date | None = None) -> list[TaskFacts]:
             item.metrics.add("submitted" if inspection.state == SUBMITTED else "approved")
             if inspection.conclusion == rules.FAIL:
                 item.metrics.add("fail")
+            elif inspection.conclusion == rules.PASS and not inspection.not_inspected_reason:
+                item.metrics.add("pass")
             if item.published:
                 item.metrics.add("published")
+                # On time: first published within the plan's working days after the inspection.
+                item.deadline = cal.deadline_or_none(inspection.inspection_date, plan.publication_workdays) \
+                    if inspection.inspection_date else None
+                first = to_local(published[task.id]).date() if published[task.id] else None
+                if item.deadline is not None and first is not None:
+                    item.metrics.add("published_on_time" if first <= item.deadline else "published_late")
             else:
                 item.deadline = cal.deadline_or_none(inspection.inspection_date, plan.publication_workdays) \
                     if inspection.inspection_date else None
