@@ -2,18 +2,47 @@
 
 ``analyse()`` reads the file and checks every row against the rules and the
 database without writing anything: the preview shows every problem as
-(行, 列, 说明). ``apply()`` runs the same analysis again inside the writing
-transaction and writes only if no problem is left, so a file is imported
-whole or not at all. Re-importing updates the records matched by 统一社会信用代码
+(行, 列, 说明). Re-importing updates the records matched by 统一社会信用代码
 (enterprises, equipment) or 执法证号 (officers) and records each changed field.
+
+Scope (issue 11.1): a county admin may create or update only records of its own
+unit: the unit written in the file and the unit of the existing record matched by
+its key must both be the admin's. Moving a record to another unit is a city-admin
+change, recorded in the history like any other field.
+
+Writing (issue 11.2). The slow part, reading and checking the file, runs before
+any write lock (the routes are ``late_write_lock``; parsing 38,000 rows takes
+seconds). Then ``apply()`` writes enterprises and officers in chunks of
+``WRITE_CHUNK`` records, each in a short write transaction of its own, so other
+officers' saves run between the chunks. All or nothing is kept this way:
+
+* every row was validated before the first chunk, so a chunk can only fail
+  because the database changed since the analysis (another admin edited, created
+  or moved one of the file's records, or took one of its licence numbers) or
+  because the database itself failed;
+* each chunk re-checks, under its write lock, that the records it writes are
+  exactly as the analysis saw them (same id and ``updated_at``, still absent for
+  new ones, licence numbers still free), and writes nothing if not;
+* on any failure after the first chunk, the chunks already written are reverted
+  in one transaction (new records and their history deleted, updated records put
+  back to the analysed values unless someone changed them since), an
+  ``import.reverted`` audit row says so, and the import is refused with the
+  problem, having changed nothing.
+
+A process killed between chunks leaves the batch ``applying``: confirming it
+again (after ``RESUME_AFTER``) re-analyses the file, the rows already written are
+then unchanged, and the rest is written. Equipment lists are written in one
+short transaction (they are small); their analysis also runs before the lock.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import insert, select, text
+from flask import current_app, g, has_request_context, request
+from sqlalchemy import delete, insert, select, text
 
 from ..audit.services import record, record_many
 from ..core.roles import CITY_ADMIN
@@ -27,6 +56,9 @@ from .services import build_lookups
 from .tabular import CellProblem, TableError, read_table, records
 
 MAX_IMPORT_ROWS = 50_000
+WRITE_CHUNK = 500                       # records per write transaction
+RESUME_AFTER = timedelta(minutes=2)     # an 'applying' batch without progress for this long may be resumed
+STALE_MESSAGE = "该记录在预览后已被修改（或被他人登记），请重新上传文件预览后再确认导入"
 
 
 @dataclass(frozen=True)
@@ -52,6 +84,10 @@ class RowPlan:
     action: str                    # create | update | unchanged
     clean: dict
     changes: list = field(default_factory=list)
+    # What the analysis saw: (id, updated_at) of the matched record (None: no record),
+    # and the record's values of the fields the file sets (to revert a failed import).
+    stamp: tuple | None = None
+    old: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -91,12 +127,23 @@ class ImportRejected(Exception):
         self.preview = preview
 
 
+class AlreadyApplied(Exception):
+    pass
+
+
+class ImportInProgress(Exception):
+    pass
+
+
 def _file_problem(preview: ImportPreview, message: str) -> ImportPreview:
     preview.problems.append(CellProblem(0, "", message))
     return preview
 
 
+# ------------------------------------------------------------------ analysing
+
 def analyse(kind_key: str, data: bytes, filename: str, actor=None) -> ImportPreview:
+    """Read and check the whole file against the rules and the database; writes nothing."""
     kind = KINDS[kind_key]
     preview = ImportPreview(kind, filename)
     try:
@@ -125,9 +172,9 @@ def analyse(kind_key: str, data: bytes, filename: str, actor=None) -> ImportPrev
         cleaned.append((rec.row, clean, errors))
     _present_columns = {spec.key for spec in kind.specs if spec.key in _mapped_keys(table, kind)}
     if kind_key == "enterprises":
-        _plan_enterprises(preview, cleaned, lookups, _present_columns)
+        _plan_enterprises(preview, cleaned, lookups, _present_columns, actor)
     elif kind_key == "officers":
-        _plan_officers(preview, cleaned, lookups, _present_columns)
+        _plan_officers(preview, cleaned, lookups, _present_columns, actor)
     else:
         _plan_equipment(preview, cleaned, actor)
     preview.problems.sort(key=lambda p: (p.row, p.column))
@@ -140,11 +187,26 @@ def _mapped_keys(table, kind) -> set[str]:
     return set(map_headers(table.headers, [spec.column for spec in kind.specs]))
 
 
+def _limited(actor) -> bool:
+    """A county admin (or anyone but the city admin) is limited to its own unit."""
+    return actor is not None and actor.role != CITY_ADMIN
+
+
 def _scope_errors(kind_key: str, clean: dict, errors: dict, actor) -> None:
-    if actor is None or actor.role == CITY_ADMIN or kind_key == "equipment":
+    if not _limited(actor) or kind_key == "equipment":
         return
     if "unit_id" in clean and clean["unit_id"] != actor.unit_id:
         errors.setdefault("unit_id", f"只能导入本单位（{actor.unit.name}）的数据")
+
+
+def _foreign_record(preview, row, header, what, current, actor, lookups) -> bool:
+    """11.1: the record matched by the key belongs to another unit: a problem for a county admin."""
+    if not _limited(actor) or current is None or current.unit_id == actor.unit_id:
+        return False
+    unit = lookups.unit_labels.get(current.unit_id, "其他单位")
+    preview.problems.append(CellProblem(
+        row, header, f"{what}已登记在{unit}名下，本单位不能导入或修改；如需移交单位，请联系市局管理员"))
+    return True
 
 
 def _duplicates(preview, cleaned, key, header):
@@ -159,7 +221,7 @@ def _duplicates(preview, cleaned, key, header):
             seen[value] = row
 
 
-def _plan_enterprises(preview, cleaned, lookups: Lookups, present: set[str]) -> None:
+def _plan_enterprises(preview, cleaned, lookups: Lookups, present: set[str], actor=None) -> None:
     _duplicates(preview, cleaned, "uscc", "统一社会信用代码")
     _duplicates(preview, cleaned, "licence_no", "生产许可证编号")
     usccs = [c["uscc"] for _r, c, _e in cleaned if c.get("uscc")]
@@ -167,27 +229,35 @@ def _plan_enterprises(preview, cleaned, lookups: Lookups, present: set[str]) -> 
     licences = {c["licence_no"] for _r, c, _e in cleaned if c.get("licence_no")}
     licence_owner = _owners(Enterprise.licence_no, Enterprise.uscc, licences)
     for row, clean, errors in cleaned:
-        if errors or "uscc" not in clean:
+        if "uscc" not in clean:
+            continue
+        current = existing.get(clean["uscc"])
+        if _foreign_record(preview, row, "统一社会信用代码", f"企业 {clean['uscc']} ", current, actor, lookups):
+            continue
+        if errors:
             continue
         owner = licence_owner.get(clean.get("licence_no"))
         if owner is not None and owner != clean["uscc"]:
             preview.problems.append(CellProblem(row, "生产许可证编号",
                                                 f"生产许可证编号 {clean['licence_no']} 已登记在企业 {owner} 名下"))
             continue
-        current = existing.get(clean["uscc"])
         values = {k: v for k, v in clean.items() if k in present}
         _add_plan(preview, row, clean["uscc"], clean.get("name", ""), current, values, ENTERPRISE_FIELDS, lookups)
 
 
-def _plan_officers(preview, cleaned, lookups, present) -> None:
+def _plan_officers(preview, cleaned, lookups, present, actor=None) -> None:
     _duplicates(preview, cleaned, "cert_no", "执法证号")
     existing = _load_by(Officer, Officer.cert_no, [c["cert_no"] for _r, c, _e in cleaned if c.get("cert_no")])
     for row, clean, errors in cleaned:
-        if errors or "cert_no" not in clean:
+        if "cert_no" not in clean:
+            continue
+        current = existing.get(clean["cert_no"])
+        if _foreign_record(preview, row, "执法证号", f"执法证号 {clean['cert_no']} 的人员", current, actor, lookups):
+            continue
+        if errors:
             continue
         values = {k: v for k, v in clean.items() if k in present}
-        _add_plan(preview, row, clean["cert_no"], clean.get("name", ""), existing.get(clean["cert_no"]), values,
-                  OFFICER_FIELDS, lookups)
+        _add_plan(preview, row, clean["cert_no"], clean.get("name", ""), current, values, OFFICER_FIELDS, lookups)
 
 
 def _add_plan(preview, row, key, label, current, values, specs, lookups) -> None:
@@ -198,8 +268,11 @@ def _add_plan(preview, row, key, label, current, values, specs, lookups) -> None
             return
         preview.plans.append(RowPlan(row, key, label, "create", values))
         return
-    changes = diff(specs, {spec.key: getattr(current, spec.key) for spec in specs}, values, lookups)
-    preview.plans.append(RowPlan(row, key, label, "update" if changes else "unchanged", values, changes))
+    old = {spec.key: getattr(current, spec.key) for spec in specs}
+    changes = diff(specs, old, values, lookups)
+    preview.plans.append(RowPlan(row, key, label, "update" if changes else "unchanged", values, changes,
+                                 stamp=(current.id, current.updated_at),
+                                 old={k: old[k] for k in values}))
 
 
 def _plan_equipment(preview, cleaned, actor) -> None:
@@ -213,7 +286,7 @@ def _plan_equipment(preview, cleaned, actor) -> None:
         if enterprise is None:
             preview.problems.append(CellProblem(row, "统一社会信用代码", f"企业 {clean['uscc']} 未登记，请先导入企业"))
             continue
-        if actor is not None and actor.role != CITY_ADMIN and enterprise.unit_id != actor.unit_id:
+        if _limited(actor) and enterprise.unit_id != actor.unit_id:
             preview.problems.append(CellProblem(row, "统一社会信用代码",
                                                 f"企业 {enterprise.name} 不属于本单位，不能导入其设备"))
             continue
@@ -226,7 +299,8 @@ def _plan_equipment(preview, cleaned, actor) -> None:
         action = "unchanged" if before == after else ("create" if not before else "update")
         preview.plans.append(RowPlan(0, uscc, enterprise.name, action, {"rows": rows},
                                      [("关键生产设备", f"{len(before)} 台（套）记录", f"{len(after)} 台（套）记录")]
-                                     if action != "unchanged" else []))
+                                     if action != "unchanged" else [],
+                                     stamp=(enterprise.id, enterprise.unit_id), old={"rows": before}))
     preview.groups = groups
 
 
@@ -252,62 +326,217 @@ def _owners(column, owner_column, values) -> dict:
 
 # ------------------------------------------------------------------- applying
 
-def apply(kind_key: str, data: bytes, filename: str, actor=None) -> ImportPreview:
-    """Analyse again and write everything, or raise ImportRejected having written nothing.
+def _begin_writing() -> None:
+    """The next transaction writes. Under ``late_write_lock`` (SQLite) the read
+    transaction so far is ended and the next one begins IMMEDIATE; elsewhere nothing
+    happens (see xcapp/db_setup.py)."""
+    if not has_request_context() or g.get("_xcapp_writing"):
+        return
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "late_write_lock", False):
+        db.session.commit()          # nothing written yet: ends the read snapshot
+        g._xcapp_writing = True
 
-    The caller commits (or rolls back on any exception).
+
+@dataclass
+class _Progress:
+    """What the chunks of one import have written so far (to revert it on failure)."""
+
+    now: object
+    created: list = field(default_factory=list)     # ids
+    updated: list = field(default_factory=list)     # (plan, id)
+    chunks: int = 0
+
+
+class _ChunkFailed(Exception):
+    def __init__(self, problems: list[CellProblem]):
+        super().__init__(f"{len(problems)} stale rows")
+        self.problems = problems
+
+
+def apply(kind_key: str, data: bytes, filename: str, actor=None, batch_id: int | None = None) -> ImportPreview:
+    """Analyse (no lock), then write everything, or raise ImportRejected having changed nothing.
+
+    Enterprises and officers are written and committed in chunks (see the module
+    docstring); equipment lists in one transaction, committed here as well.
+    With ``batch_id`` the staged batch is marked applying/applied in the chunks.
     """
     preview = analyse(kind_key, data, filename, actor)
     if not preview.ok:
         raise ImportRejected(preview)
-    lookups = build_lookups()
     username = actor.username if actor is not None else "system"
-    history: list[dict] = []
-    audit: list[dict] = []
     now = utcnow()
     if kind_key == "equipment":
-        _apply_equipment(preview, history, audit, username, now)
-    else:
-        model = Enterprise if kind_key == "enterprises" else Officer
-        specs = preview.kind.specs
-        object_type = "enterprise" if kind_key == "enterprises" else "officer"
-        key_attr = "uscc" if kind_key == "enterprises" else "cert_no"
-        creates = preview.creates
-        if creates:
-            rows = [dict(p.clean, created_at=now, updated_at=now) for p in creates]
-            ids = db.session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows).all()
-            for plan, ident in zip(creates, ids):
-                for spec in specs:
-                    if spec.key in plan.clean:
-                        history.append(dict(object_type=object_type, object_id=ident, at=now, username=username,
-                                            action="导入新建", field=spec.header, old="",
-                                            new=show_value(spec, plan.clean[spec.key], lookups)))
-                audit.append({"action": f"{object_type}.imported", "object_type": object_type, "object_id": ident,
-                              "details": {key_attr: plan.key, "created": True}})
-        updates = preview.updates
-        if updates:
-            current = _load_by(model, getattr(model, key_attr), [p.key for p in updates])
-            for plan in updates:
-                obj = current[plan.key]
-                for key, value in plan.clean.items():
-                    setattr(obj, key, value)
-                obj.updated_at = now
-                for header, old, new in plan.changes:
-                    history.append(dict(object_type=object_type, object_id=obj.id, at=now, username=username,
-                                        action="导入修改", field=header, old=old, new=new))
-                audit.append({"action": f"{object_type}.imported", "object_type": object_type, "object_id": obj.id,
-                              "details": {key_attr: plan.key, "changes": [list(c) for c in plan.changes]}})
-            db.session.flush()
-    _insert_rows(ChangeRecord.__table__, history)
-    record_many(audit, user=actor)
-    _refresh_statistics(kind_key, len(preview.creates))
-    record("import.applied", object_type="import", object_id=kind_key,
-           details={"file": filename, "sha256": hashlib.sha256(data).hexdigest(), **preview.summary()}, user=actor)
+        _begin_writing()
+        _claim_batch(batch_id, last=False)
+        try:
+            _apply_equipment(preview, username, now, actor)
+        except _ChunkFailed as exc:
+            db.session.rollback()
+            preview.problems = exc.problems
+            raise ImportRejected(preview) from None
+        _finish(preview, kind_key, data, filename, actor, batch_id)
+        db.session.commit()
+        return preview
+    lookups = build_lookups()
+    progress = _Progress(now)
+    plans = preview.plans
+    chunks = [plans[i:i + WRITE_CHUNK] for i in range(0, len(plans), WRITE_CHUNK)] or [[]]
+    try:
+        for number, chunk in enumerate(chunks):
+            last = number == len(chunks) - 1
+            _begin_writing()
+            _claim_batch(batch_id, last=last, done=number * WRITE_CHUNK, total=len(plans))
+            _write_chunk(kind_key, chunk, lookups, username, actor, progress)
+            if last:
+                _finish(preview, kind_key, data, filename, actor, batch_id)
+            db.session.commit()
+            progress.chunks += 1
+    except (_ChunkFailed, ImportInProgress, AlreadyApplied) as exc:
+        db.session.rollback()
+        if progress.chunks:
+            _revert(kind_key, progress, filename, actor, batch_id, reason="stale")
+        if isinstance(exc, _ChunkFailed):
+            preview.problems = exc.problems
+            raise ImportRejected(preview) from None
+        raise
+    except BaseException:
+        db.session.rollback()
+        if progress.chunks:
+            _revert(kind_key, progress, filename, actor, batch_id, reason="error")
+        raise
     return preview
 
 
-def _insert_rows(table, rows: list[dict]) -> None:
-    bulk_insert(db.session, table, rows)
+def _claim_batch(batch_id, last: bool, done: int = 0, total: int = 0) -> None:
+    """Lock the staged batch for this chunk; refuse a batch applied or being applied elsewhere."""
+    if batch_id is None:
+        return
+    batch = lock_row(db.session, ImportBatch, batch_id)
+    if batch.status == "applied":
+        raise AlreadyApplied(batch)
+    now = utcnow()
+    if done == 0 and batch.status == "applying" and batch.applied_at and now - batch.applied_at < RESUME_AFTER:
+        raise ImportInProgress(batch)
+    batch.status = "applying"
+    batch.applied_at = now            # heartbeat while applying
+    batch.summary = json.dumps({"progress": [done, total]})
+
+
+def _finish(preview, kind_key, data, filename, actor, batch_id) -> None:
+    _refresh_statistics(kind_key, len(preview.creates))
+    record("import.applied", object_type="import", object_id=kind_key,
+           details={"file": filename, "sha256": hashlib.sha256(data).hexdigest(), **preview.summary()}, user=actor)
+    if batch_id is not None:
+        batch = db.session.get(ImportBatch, batch_id)
+        batch.status = "applied"
+        batch.applied_at = utcnow()
+        batch.summary = json.dumps(preview.summary(), ensure_ascii=False)
+        batch.content = b""  # the data now lives in the registry; keep only the hash
+
+
+def _model(kind_key):
+    if kind_key == "enterprises":
+        return Enterprise, Enterprise.uscc, "enterprise", "uscc", ENTERPRISE_FIELDS, "统一社会信用代码"
+    return Officer, Officer.cert_no, "officer", "cert_no", OFFICER_FIELDS, "执法证号"
+
+
+def _verify_chunk(kind_key: str, plans: list[RowPlan]) -> None:
+    """Under the write lock: the chunk's records are as the analysis saw them."""
+    model, key_column, _ot, _ka, _specs, header = _model(kind_key)
+    keys = [p.key for p in plans]
+    now_seen = {key: (ident, updated)
+                for ident, key, updated in db.session.execute(
+                    select(model.id, key_column, model.updated_at).where(key_column.in_(keys)))} if keys else {}
+    problems = [CellProblem(p.row, header, f"{p.key}：{STALE_MESSAGE}")
+                for p in plans if now_seen.get(p.key) != (p.stamp if p.stamp else None)]
+    if kind_key == "enterprises":
+        licences = {p.clean["licence_no"]: p for p in plans if p.clean.get("licence_no")}
+        if licences:
+            for licence, owner in db.session.execute(select(Enterprise.licence_no, Enterprise.uscc)
+                                                     .where(Enterprise.licence_no.in_(list(licences)))):
+                plan = licences[licence]
+                if owner != plan.key:
+                    problems.append(CellProblem(plan.row, "生产许可证编号",
+                                                f"生产许可证编号 {licence} 已登记在企业 {owner} 名下（预览后登记）"))
+    if problems:
+        raise _ChunkFailed(sorted(problems))
+
+
+def _write_chunk(kind_key, plans, lookups, username, actor, progress: _Progress) -> None:
+    model, key_column, object_type, key_attr, specs, _header = _model(kind_key)
+    _verify_chunk(kind_key, plans)
+    now = progress.now
+    history: list[dict] = []
+    audit: list[dict] = []
+    creates = [p for p in plans if p.action == "create"]
+    if creates:
+        rows = [dict(p.clean, created_at=now, updated_at=now) for p in creates]
+        ids = db.session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows).all()
+        for plan, ident in zip(creates, ids):
+            for spec in specs:
+                if spec.key in plan.clean:
+                    history.append(dict(object_type=object_type, object_id=ident, at=now, username=username,
+                                        action="导入新建", field=spec.header, old="",
+                                        new=show_value(spec, plan.clean[spec.key], lookups)))
+            audit.append({"action": f"{object_type}.imported", "object_type": object_type, "object_id": ident,
+                          "details": {key_attr: plan.key, "created": True}})
+        progress.created.extend(ids)
+    updates = [p for p in plans if p.action == "update"]
+    if updates:
+        current = _load_by(model, key_column, [p.key for p in updates])
+        for plan in updates:
+            obj = current[plan.key]
+            for key, value in plan.clean.items():
+                setattr(obj, key, value)
+            obj.updated_at = now
+            for header, old, new in plan.changes:
+                history.append(dict(object_type=object_type, object_id=obj.id, at=now, username=username,
+                                    action="导入修改", field=header, old=old, new=new))
+            details = {key_attr: plan.key, "changes": [list(c) for c in plan.changes]}
+            if "unit_id" in plan.clean and plan.old.get("unit_id") != plan.clean["unit_id"]:
+                details["moved"] = [lookups.unit_labels.get(plan.old.get("unit_id"), ""),
+                                    lookups.unit_labels.get(plan.clean["unit_id"], "")]
+            audit.append({"action": f"{object_type}.imported", "object_type": object_type, "object_id": obj.id,
+                          "details": details})
+            progress.updated.append((plan, obj.id))
+        db.session.flush()
+    bulk_insert(db.session, ChangeRecord.__table__, history)
+    record_many(audit, user=actor)
+
+
+def _revert(kind_key, progress: _Progress, filename, actor, batch_id, reason: str) -> None:
+    """Undo the chunks already committed, in one transaction (see the module docstring)."""
+    model, key_column, object_type, _ka, _specs, _h = _model(kind_key)
+    _begin_writing()
+    now = progress.now
+    not_restored = []
+    ids = list(progress.created)
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        db.session.execute(delete(ChangeRecord).where(ChangeRecord.object_type == object_type,
+                                                      ChangeRecord.object_id.in_(part)))
+        db.session.execute(delete(model).where(model.id.in_(part)))
+    for plan, ident in progress.updated:
+        obj = lock_row(db.session, model, ident)
+        if obj is None or obj.updated_at != now:
+            not_restored.append(plan.key)     # changed again since: left as it is now
+            continue
+        for key, value in plan.old.items():
+            setattr(obj, key, value)
+        obj.updated_at = plan.stamp[1]
+        db.session.execute(delete(ChangeRecord).where(
+            ChangeRecord.object_type == object_type, ChangeRecord.object_id == ident,
+            ChangeRecord.action == "导入修改", ChangeRecord.at == now))
+    if batch_id is not None:
+        batch = db.session.get(ImportBatch, batch_id)
+        if batch is not None and batch.status == "applying":
+            batch.status = "previewed"
+    record("import.reverted", object_type="import", object_id=kind_key,
+           details={"file": filename, "reason": reason, "created_removed": len(ids),
+                    "updates_restored": len(progress.updated) - len(not_restored),
+                    "not_restored": not_restored[:100]}, user=actor)
+    db.session.commit()
 
 
 def _refresh_statistics(kind_key: str, created: int) -> None:
@@ -321,9 +550,22 @@ def _refresh_statistics(kind_key: str, created: int) -> None:
     db.session.execute(text("ANALYZE change_record"))
 
 
-def _apply_equipment(preview, history, audit, username, now) -> None:
+def _apply_equipment(preview, username, now, actor) -> None:
     targets = [p for p in preview.plans if p.action != "unchanged"]
     enterprises = _load_by(Enterprise, Enterprise.uscc, [p.key for p in targets])
+    stale = []
+    for plan in preview.plans:
+        enterprise = enterprises.get(plan.key) if plan.action != "unchanged" else None
+        if plan.action == "unchanged":
+            continue
+        db.session.refresh(enterprise, ["equipment"])
+        before = [(e.name, e.model, e.quantity) for e in enterprise.equipment]
+        if (enterprise.id, enterprise.unit_id) != plan.stamp or before != plan.old["rows"]:
+            stale.append(CellProblem(0, "统一社会信用代码", f"{plan.key}：{STALE_MESSAGE}"))
+    if stale:
+        raise _ChunkFailed(stale)
+    history: list[dict] = []
+    audit: list[dict] = []
     ids = [enterprises[p.key].id for p in targets]
     for start in range(0, len(ids), 500):
         db.session.execute(EquipmentRecord.__table__.delete().where(
@@ -339,20 +581,33 @@ def _apply_equipment(preview, history, audit, username, now) -> None:
                             action="导入修改", field="关键生产设备", old=plan.changes[0][1], new=shown))
         audit.append({"action": "enterprise.equipment_imported", "object_type": "enterprise",
                       "object_id": enterprise.id, "details": {"uscc": plan.key, "rows": len(plan.clean["rows"])}})
-    _insert_rows(EquipmentRecord.__table__, rows)
+    bulk_insert(db.session, EquipmentRecord.__table__, rows)
+    bulk_insert(db.session, ChangeRecord.__table__, history)
+    record_many(audit, user=actor)
     for enterprise in enterprises.values():
         db.session.expire(enterprise, ["equipment"])
 
 
 # ------------------------------------------------------------ preview batches
 
+def problems_json(problems: list[CellProblem], limit: int = 1000) -> str:
+    return json.dumps([list(p) for p in problems[:limit]], ensure_ascii=False)
+
+
 def stage(kind_key: str, data: bytes, filename: str, actor) -> tuple[ImportBatch, ImportPreview]:
-    """Keep the uploaded file for the confirmation step and return its preview."""
+    """Check the file (before any write lock), then keep it for the confirmation step.
+
+    The problem list is kept with the batch; the file itself is deleted on
+    confirmation, and for rejected or never-confirmed files after
+    ``IMPORT_FILE_RETENTION_DAYS`` by ``purge_expired_files`` (issue 11.14).
+    """
     preview = analyse(kind_key, data, filename, actor)
+    _begin_writing()
     batch = ImportBatch(kind=kind_key, filename=filename[:200], sha256=hashlib.sha256(data).hexdigest(),
                         content=data, user_id=actor.id, unit_id=actor.unit_id,
                         status="previewed" if preview.ok else "rejected",
-                        summary=json.dumps(preview.summary(), ensure_ascii=False))
+                        summary=json.dumps(preview.summary(), ensure_ascii=False),
+                        problems=problems_json(preview.problems))
     db.session.add(batch)
     db.session.flush()
     record("import.previewed", batch, details={"kind": kind_key, "file": filename, "ok": preview.ok,
@@ -360,18 +615,37 @@ def stage(kind_key: str, data: bytes, filename: str, actor) -> tuple[ImportBatch
     return batch, preview
 
 
-class AlreadyApplied(Exception):
-    pass
-
-
 def apply_batch(batch_id: int, actor) -> tuple[ImportBatch, ImportPreview]:
-    """Apply a staged file once; a second confirmation (double click, retry) changes nothing."""
-    batch = lock_row(db.session, ImportBatch, batch_id)
+    """Apply a staged file once; a second confirmation (double click, retry) changes nothing.
+
+    The analysis runs before the write lock; the chunks re-check the batch's state.
+    """
+    batch = db.session.get(ImportBatch, batch_id)
     if batch.status == "applied":
         raise AlreadyApplied(batch)
-    preview = apply(batch.kind, batch.content, batch.filename, actor)
-    batch.status = "applied"
-    batch.applied_at = utcnow()
-    batch.summary = json.dumps(preview.summary(), ensure_ascii=False)
-    batch.content = b""  # the data now lives in the registry; keep only the hash
-    return batch, preview
+    if batch.status == "applying" and batch.applied_at and utcnow() - batch.applied_at < RESUME_AFTER:
+        raise ImportInProgress(batch)
+    kind, content, filename = batch.kind, batch.content, batch.filename
+    preview = apply(kind, content, filename, actor, batch_id=batch_id)
+    return db.session.get(ImportBatch, batch_id), preview
+
+
+def purge_expired_files(days: int, now=None, actor=None) -> int:
+    """Delete the content of rejected and never-confirmed files older than ``days``;
+    their problem list, name, hash and summary stay. Audited. Returns how many."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=days)
+    expired = db.session.scalars(
+        select(ImportBatch).where(ImportBatch.status.in_(("rejected", "previewed")),
+                                  ImportBatch.created_at < cutoff, ImportBatch.purged_at.is_(None))
+        .order_by(ImportBatch.id)).all()
+    for batch in expired:
+        batch.content = b""
+        batch.purged_at = now
+        if batch.status == "previewed":
+            batch.status = "expired"
+    if expired:
+        record("import.files_purged", object_type="import", object_id="",
+               details={"count": len(expired), "batches": [b.id for b in expired][:1000], "days": days},
+               user=actor)
+    return len(expired)

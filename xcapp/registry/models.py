@@ -189,7 +189,10 @@ class ChangeRecord(db.Model):
 
 
 class ImportBatch(db.Model):
-    """An uploaded file between preview and confirmation (all-or-nothing import)."""
+    """An uploaded file between preview and confirmation (all-or-nothing import).
+
+    The content is emptied once applied, and for rejected or never-confirmed files
+    after the retention period (``flask --app wsgi purge``); the rest stays."""
 
     __tablename__ = "import_batch"
 
@@ -200,10 +203,15 @@ class ImportBatch(db.Model):
     content: Mapped[bytes] = mapped_column(db.LargeBinary)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
-    status: Mapped[str] = mapped_column(String(12), default="previewed")  # previewed / applied / failed
+    # previewed / rejected / applying / applied / expired (previewed, never confirmed, file purged)
+    status: Mapped[str] = mapped_column(String(12), default="previewed")
     summary: Mapped[str] = mapped_column(Text, default="")
+    # The preview's problems as JSON [[row, column, message], ...]: kept when the file is purged.
+    problems: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # When the file's content was deleted (rejected or unconfirmed files, after the retention period).
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     @classmethod
     def unit_scope_column(cls):

@@ -11,13 +11,14 @@ from ..core.authz import ADMIN_ROLES, EVERYONE, STAFF_ROLES, access, can_edit_un
 from ..core.models import all_units
 from ..core.responses import apply_field_errors, file_response
 from ..core.roles import CITY_ADMIN
+from ..db_setup import late_write_lock, read_only_from_now
 from ..extensions import db
 from ..htmx import is_htmx
 from . import bp
 from . import exporting
 from .fields import ENTERPRISE_FIELDS, LICENCE_EXPIRED, LICENCE_STATES, OFFICER_FIELDS, PRODUCTION_STATES, RISK_CLASSES
 from .forms import AccountLinkForm, CategoryForm, EnterpriseForm, EquipmentForm, OfficerForm, RecusalForm
-from .importing import KINDS, AlreadyApplied, apply_batch, stage
+from .importing import KINDS, AlreadyApplied, ImportInProgress, ImportRejected, apply_batch, stage
 from .models import Enterprise, ImportBatch, Officer, ProductCategory, Recusal
 from .queries import enterprise_filter, officer_filter, paginate
 from .services import (RegistryError, add_category, categories, declare_recusal, history, link_officer_account,
@@ -378,7 +379,10 @@ def category_update(category_id: int):
 
 @bp.route("/import", methods=["GET", "POST"])
 @access(*ADMIN_ROLES)
+@late_write_lock
 def import_upload():
+    """Upload and preview. The file is read and checked before the write lock is
+    taken (late_write_lock), which is then held only to keep the batch."""
     if request.method == "GET":
         return render_template("registry/import.html", kinds=KINDS, preview=None, batch=None,
                                kind=request.args.get("kind", "enterprises"))
@@ -401,7 +405,10 @@ def import_upload():
 
 @bp.route("/import/<int:batch_id>/apply", methods=["POST"])
 @access(*ADMIN_ROLES)
+@late_write_lock
 def import_apply(batch_id: int):
+    """Confirm a previewed file: checked again without the write lock, then written
+    in short chunks (see importing.apply)."""
     batch = get_scoped_or_404(ImportBatch, batch_id)
     if batch.user_id != current_user.id:
         abort(404)
@@ -412,15 +419,16 @@ def import_apply(batch_id: int):
         db.session.rollback()
         flash("该文件已导入，未重复写入。", "info")
         return redirect(url_for("registry.import_upload"))
-    except Exception as exc:
+    except ImportInProgress:
         db.session.rollback()
-        from .importing import ImportRejected
-
-        if isinstance(exc, ImportRejected):
-            batch = db.session.get(ImportBatch, batch_id)
-            return render_template("registry/import.html", kinds=KINDS, preview=exc.preview, batch=batch,
-                                   kind=batch.kind, stale=True), 422
-        raise
+        flash("该文件正在导入，请稍候刷新查看结果，不要重复提交。", "info")
+        return redirect(url_for("registry.import_upload"))
+    except ImportRejected as exc:
+        db.session.rollback()
+        read_only_from_now()
+        batch = db.session.get(ImportBatch, batch_id)
+        return render_template("registry/import.html", kinds=KINDS, preview=exc.preview, batch=batch,
+                               kind=batch.kind, stale=True), 422
     s = preview.summary()
     flash(f"导入完成：新增 {s['created']} 条，更新 {s['updated']} 条，未变化 {s['unchanged']} 条。", "success")
     return redirect(url_for("registry.import_upload", kind=batch.kind))
