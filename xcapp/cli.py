@@ -555,7 +555,24 @@ def archive_plan(plan_code, output):
     _write_archive(output, lambda fh: write_plan_archive(plan, fh))
 
 
+@click.command("purge")
+@click.option("--days", type=int, default=None, help="retention in days (default: IMPORT_FILE_RETENTION_DAYS)")
+def purge_command(days):
+    """Delete rejected or unconfirmed import files older than the retention period (problem lists stay)."""
+    from flask import current_app
+
+    from .registry.importing import purge_expired_files
+
+    days = current_app.config["IMPORT_FILE_RETENTION_DAYS"] if days is None else days
+    if days < 0:
+        fail("错误：--days 不能为负数")
+    count = purge_expired_files(days)
+    db.session.commit()
+    click.echo(f"已删除 {count} 个超过 {days} 天的导入文件内容（问题清单保留）")
+
+
 def register_cli(app: Flask) -> None:
     for group in (users_cli, audit_cli, demo_cli, *REGISTRY_GROUPS, plans_cli, draw_cli, workdays_cli, publicity_cli,
                   tasks_cli, backup_command, restore_command, reports_cli, archive_cli):
         app.cli.add_command(group)
+    app.cli.add_command(purge_command)

@@ -63,6 +63,9 @@ class Config:
     REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE")
 
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024  # photos are at most 10 MB, imports 5 MB
+    # Rejected or never-confirmed import files (personal data) are deleted after this
+    # many days by `flask --app wsgi purge`; their problem list stays.
+    IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("IMPORT_FILE_RETENTION_DAYS", "7"))
 
     # Login throttling with growing delays, per account and per client address:
     # failures within the window beyond the free ones make the next attempt wait

@@ -626,6 +626,9 @@ def apply_batch(batch_id: int, actor) -> tuple[ImportBatch, ImportPreview]:
     if batch.status == "applying" and batch.applied_at and utcnow() - batch.applied_at < RESUME_AFTER:
         raise ImportInProgress(batch)
     kind, content, filename = batch.kind, batch.content, batch.filename
+    if batch.purged_at is not None or not content:
+        preview = ImportPreview(KINDS[kind], filename)
+        raise ImportRejected(_file_problem(preview, "该文件已超过保留期限被删除，请重新上传后预览"))
     preview = apply(kind, content, filename, actor, batch_id=batch_id)
     return db.session.get(ImportBatch, batch_id), preview
 

@@ -213,6 +213,16 @@ class ImportBatch(db.Model):
     # When the file's content was deleted (rejected or unconfirmed files, after the retention period).
     purged_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
+    @property
+    def problem_list(self) -> list:
+        """[[row, column, message], ...] as kept at preview."""
+        import json
+
+        try:
+            return json.loads(self.problems) if self.problems else []
+        except ValueError:
+            return []
+
     @classmethod
     def unit_scope_column(cls):
         return cls.unit_id

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
@@ -384,8 +384,11 @@ def import_upload():
     """Upload and preview. The file is read and checked before the write lock is
     taken (late_write_lock), which is then held only to keep the batch."""
     if request.method == "GET":
+        recent = db.session.scalars(select(ImportBatch).where(ImportBatch.user_id == current_user.id)
+                                    .order_by(ImportBatch.id.desc()).limit(10)).all()
         return render_template("registry/import.html", kinds=KINDS, preview=None, batch=None,
-                               kind=request.args.get("kind", "enterprises"))
+                               kind=request.args.get("kind", "enterprises"), recent=recent,
+                               retention_days=current_app.config["IMPORT_FILE_RETENTION_DAYS"])
     kind = request.form.get("kind", "")
     upload = request.files.get("file")
     error = ""
