@@ -29,7 +29,7 @@ def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
-    error = ""
+    error, result = "", None
     if form.validate_on_submit():
         result = authenticate(form.username.data, form.password.data, request.remote_addr or "")
         if result.user is not None:
@@ -39,10 +39,9 @@ def login():
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
         error = result.error
-        if result.throttled:
-            expired = request.args.get("expired") == "1"
-            return render_template("auth/login.html", form=form, error=error, expired=expired), 429
     status = 200 if request.method == "GET" else (422 if error or form.errors else 200)
+    if error and result.throttled:
+        status = 429    # wait, then try again (the message says how long)
     expired = request.args.get("expired") == "1"
     return render_template("auth/login.html", form=form, error=error, expired=expired), status
 
