@@ -126,6 +126,8 @@ def test_county_admin_reviews_from_the_record_page(started, client, auth, make_u
     assert 'data-confirm="确认审核通过这份检查记录？' in actions and 'data-confirm="确认退回这份检查记录？' in actions
     assert f'action="/inspections/{inspection.id}/approve"' in actions
     assert f'action="/inspections/{inspection.id}/return"' in actions
+    review = client.get("/inspections/review").get_data(as_text=True)
+    assert 'data-confirm="确认审核通过 许昌喆堃电缆有限公司 的检查记录？' in review
     assert client.post(f"/inspections/{inspection.id}/approve").status_code == 302
     db.session.refresh(inspection)
     assert inspection.state == "approved"
