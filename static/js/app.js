@@ -171,3 +171,36 @@
     document.addEventListener("DOMContentLoaded", function () { mark(document); });
   } else { mark(document); }
 })();
+
+// The phone's offline code (sync queue, service worker; static/js/offline.min.js) is
+// loaded once the page is usable, so the first load on a slow network stays small.
+(function () {
+  "use strict";
+  var meta = document.querySelector("meta[name=xcapp-offline]");
+  if (!meta) { return; }
+  var load = function () {
+    var script = document.createElement("script");
+    script.src = meta.getAttribute("content");
+    document.head.appendChild(script);
+  };
+  if (document.readyState === "complete") { load(); } else { window.addEventListener("load", load); }
+})();
+
+// A table that scrolls sideways must be reachable by keyboard (WCAG 2.1.1): templates mark
+// .table-wrap with tabindex/role/label; this catches any that do not.
+(function () {
+  "use strict";
+  function mark(root) {
+    if (!root || !root.querySelectorAll) { return; }
+    var list = root.querySelectorAll(".table-wrap:not([tabindex])");
+    for (var i = 0; i < list.length; i++) {
+      list[i].setAttribute("tabindex", "0");
+      list[i].setAttribute("role", "region");
+      if (!list[i].hasAttribute("aria-label")) { list[i].setAttribute("aria-label", "表格（可左右滑动）"); }
+    }
+  }
+  document.addEventListener("htmx:load", function (e) { mark(e.detail && e.detail.elt && e.detail.elt.parentNode); });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { mark(document); });
+  } else { mark(document); }
+})();

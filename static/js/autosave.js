@@ -10,7 +10,7 @@
 (function () {
   "use strict";
   var Q = window.xcappSync;
-  if (!Q || !window.htmx) { return; }
+  if (!Q || !window.htmx || !document.body.classList.contains("checklist-page")) { return; }
   var MAX_SIDE = 1600, QUALITY = 0.85;
   var PAGE = window.location.pathname;
   var savedAt = {};              // form id -> server time of its last acknowledged save
@@ -477,6 +477,7 @@
   }
 
   function start() {
+    document.body.setAttribute("data-offline", "ready");
     setSyncIds();
     var back = null;
     try { back = window.sessionStorage.getItem("xcapp-return-to"); window.sessionStorage.removeItem("xcapp-return-to"); } catch (e) { /* ignore */ }

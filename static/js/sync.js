@@ -264,9 +264,12 @@
   };
 
   function start() {
+    if (!document.body.classList.contains("checklist-page")) { document.body.setAttribute("data-offline", "ready"); }
     setupBar();
-    setupWorker();
     sync();
+    // The worker fills its cache a little after the page is usable, never competing
+    // with the first taps on a slow network.
+    window.setTimeout(setupWorker, 4000);
   }
   window.addEventListener("online", function () { sync(); });
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") { sync(); } });

@@ -80,7 +80,7 @@ self.addEventListener("message", (event) => {
         const response = await fetch(url.href, {credentials: "same-origin", redirect: "follow"});
         const html = response.ok && !response.redirected ? await response.clone().text() : "";
         await storePage(url.origin + url.pathname, response);
-        for (const match of html.matchAll(/(?:src|href)="(\/static\/[^"]+)"/g)) {
+        for (const match of html.matchAll(/(?:src|href|content)="(\/static\/[^"]+)"/g)) {
           const asset = match[1].replace(/&amp;/g, "&");
           if (!(await shell.match(asset))) {
             try { await shell.add(asset); } catch (err) { /* next time */ }

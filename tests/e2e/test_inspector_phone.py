@@ -27,6 +27,12 @@ def open_task(page, base, task):
     if page.get_by_role("button", name="开始检查").count():
         page.get_by_role("button", name="开始检查").click()
     expect(page.locator("#progress")).to_contain_text("已填")
+    ready(page)
+
+
+def ready(page):
+    """The offline code is loaded (it comes right after the page's load event)."""
+    expect(page.locator("body[data-offline=ready]")).to_have_count(1, timeout=15_000)
 
 
 def option_label(item_no, code):

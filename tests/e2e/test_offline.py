@@ -152,11 +152,17 @@ def login(page, base, username):
     expect(page.locator("h1")).to_contain_text("您好")
 
 
+def ready(page):
+    """The offline code is loaded (it comes right after the page's load event)."""
+    expect(page.locator("body[data-offline=ready]")).to_have_count(1, timeout=15_000)
+
+
 def start_task(page, base, task):
     page.goto(f"{base}/inspections/tasks/{task.id}")
     if page.get_by_role("button", name="开始检查").count():
         page.get_by_role("button", name="开始检查").click()
     expect(page.locator("#progress")).to_contain_text("已填")
+    ready(page)
 
 
 def tap(page, item_no, code):
@@ -191,11 +197,13 @@ def bar_count(page):
     return int(re.match(r"(\d+) 项待同步", text).group(1))
 
 
-def wait_cached(page, path):
-    page.wait_for_function("""async (path) => {
-        const r = await caches.match(location.origin + path);
-        return !!r;
-    }""", arg=path, timeout=15_000)
+def wait_cached(page, path, seconds=30):
+    """Wait until the service worker holds ``path`` in its page cache."""
+    for _ in range(seconds * 5):
+        if page.evaluate("(path) => caches.match(location.origin + path).then(r => !!r)", path):
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"{path} was not cached by the service worker")
 
 
 def test_a_offline_all_the_way_then_synced_exactly_once(net, browser, task_setup, tmp_path, make_user):
@@ -210,6 +218,7 @@ def test_a_offline_all_the_way_then_synced_exactly_once(net, browser, task_setup
     expect(page.locator("#sync-bar")).to_have_text(NONE_PENDING)
     wait_cached(page, f"/inspections/tasks/{task.id}")
     wait_cached(page, "/inspections/mine")
+    page.wait_for_function("() => !!navigator.serviceWorker.controller", timeout=15_000)
 
     relay.stop()
     seen = len(counter.requests)
@@ -217,6 +226,7 @@ def test_a_offline_all_the_way_then_synced_exactly_once(net, browser, task_setup
     expect(page.locator("h1")).to_contain_text("我的任务")
     page.get_by_role("link", name=task.enterprise.name).click()
     expect(page.locator("h1")).to_contain_text(task.enterprise.name)
+    ready(page)
     for no, code in PASSING.items():
         tap(page, no, code)
         expect(page.locator(f"#item-{no} .sync-state.is-pending").first).to_contain_text("待同步")
@@ -248,6 +258,7 @@ def test_a_offline_all_the_way_then_synced_exactly_once(net, browser, task_setup
     page = context.pages[0] if context.pages else context.new_page()
     page.goto(f"{base}/inspections/tasks/{task.id}")
     expect(page.locator("h1")).to_contain_text(task.enterprise.name)
+    ready(page)
     expect(page.locator("#sync-bar")).to_have_text(re.compile(rf"^{pending} 项待同步"))
     for no, code in PASSING.items():
         expect(page.locator(f"#item-{no} input[name=record][value={code}]")).to_be_checked()
@@ -355,6 +366,7 @@ def test_c_reload_during_a_photo_upload_then_a_second_photo(live_server, browser
     expect(page.locator("#photo-form-6 progress.upload-progress")).to_be_visible(timeout=20_000)
     expect(page.locator("#photo-form-6 input[type=file]")).to_be_disabled()
     page.reload()
+    ready(page)
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0,
@@ -425,6 +437,7 @@ def test_remark_survives_a_quick_reload(live_server, browser, task_setup):
     start_task(page, live_server, task)
     page.locator("#item-5 textarea[name=remark]").fill("证书复印件已核对")
     page.reload()
+    ready(page)
     expect(page.locator("#item-5 textarea[name=remark]")).to_have_value("证书复印件已核对")
     expect(page.locator("#item-5 .sync-state.is-saved")).to_contain_text("已保存", timeout=20_000)
     db.session.rollback()
