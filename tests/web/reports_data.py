@@ -34,6 +34,9 @@ class Data:
     admin: object          # county admin of 魏都区
     city: object
     inspections: dict      # task code -> latest Inspection
+    weidu: list            # 魏都区: 0 合格 published, stamped, self-report; 1 不合格 (约谈, 责令整改, 复查合格);
+    #                        2 不合格, refused to sign (责令整改, 复查不合格, 报请); 3 停产; 4 submitted 合格; 5 open
+    yuzhou: list           # 禹州市: 0 不合格 (no action yet); 1 合格; 2 open
 
 
 def build(make_enterprise, make_officer, make_user) -> Data:
@@ -131,7 +134,7 @@ def build(make_enterprise, make_officer, make_user) -> Data:
     db.session.commit()
     from xcapp.inspections.services import latest
 
-    return Data(plan, tasks, admin, city, {t.code: latest(t) for t in tasks})
+    return Data(plan, tasks, admin, city, {t.code: latest(t) for t in tasks}, weidu, yuzhou)
 
 
 def _equipment(inspection, actor):

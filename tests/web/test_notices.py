@@ -19,7 +19,7 @@ def _text(raw: bytes) -> str:
 
 
 def test_inspection_notice_cli_names_plan_window_officers_and_what_to_prepare(data, runner, tmp_path):
-    task = data.tasks[0]
+    task = data.weidu[0]
     out = tmp_path / "notice.pdf"
     result = runner.invoke(args=["tasks", "notice", task.code, "-o", str(out)])
     assert result.exit_code == 0, result.output
@@ -36,7 +36,7 @@ def test_inspection_notice_cli_names_plan_window_officers_and_what_to_prepare(da
 
 
 def test_inspection_notice_route_is_scoped(data, client, auth, make_user):
-    task = data.tasks[0]                       # 魏都区
+    task = data.weidu[0]                       # 魏都区
     auth.login_as(data.admin)
     response = client.get(f"/reports/tasks/{task.id}/notice.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
@@ -48,7 +48,7 @@ def test_rectify_notice_from_the_order_action(data, client, auth, make_user):
     from xcapp.audit.models import AuditLog
     from xcapp.oversight.models import FollowUpCase
 
-    task = data.tasks[1]                       # 魏都区, 不合格, 责令整改 recorded
+    task = data.weidu[1]                       # 魏都区, 不合格, 责令整改 recorded
     case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.task_id == task.id))
     auth.login_as(data.admin)
     page = client.get(f"/reports/cases/{case.id}/rectify-notice")
@@ -89,7 +89,7 @@ def test_matching_list_filtered_by_unit_and_officer(data, client, auth):
     assert all(t.code in whole for t in data.tasks)
     weidu = _text(client.get(f"/reports/plans/{data.plan.id}/matching.pdf?unit=411002").data)
     assert all((t.code in weidu) == (t.unit.code == "411002") for t in data.tasks)
-    officer = data.tasks[0].active_officers[0].officer
+    officer = data.weidu[0].active_officers[0].officer
     mine = _text(client.get(f"/reports/plans/{data.plan.id}/matching.pdf?officer={officer.id}").data)
     assert officer.name in mine and officer.cert_no in mine
     assert all((t.code in mine) == any(o.officer_id == officer.id for o in t.active_officers) for t in data.tasks)

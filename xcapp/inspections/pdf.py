@@ -64,8 +64,10 @@ def _item_rows(inspection):
             else:
                 records.append(f"{mark}{opt.label}")
         conclusion = answer.conclusion if answer else ""
-        concl = " ".join(("☑" if c == conclusion else "☐") + rules.CONCLUSION_LABELS[c] for c in item.conclusions)
-        rows.append({"no": item.no, "text": item.text, "records": records, "conclusion": concl,
+        choices = [("☑" if c == conclusion else "☐") + rules.CONCLUSION_LABELS[c] for c in item.conclusions]
+        concl = " ".join(choices)
+        # "choices": one block each, so a box never ends a line apart from its word (13.5).
+        rows.append({"no": item.no, "text": item.text, "records": records, "conclusion": concl, "choices": choices,
                      "remark": answer.remark if answer else ""})
     return rows
 
@@ -83,12 +85,32 @@ def render_inspection_pdf(inspection, public_url: str, builtin_font: bool = Fals
 
     signatures = [{"name": s.officer.name, "cert": s.cert_no, "image": blob_uri(s.blob_id),
                    "shown": s.certificate_shown} for s in counted_signatures(inspection)]
+    refusal_officers = attesting_officers(inspection) if inspection.refused else ""
     html = render_template(
         "pdf/inspection.html", inspection=inspection, task=inspection.task, items=_item_rows(inspection),
         rules=rules, signatures=signatures, enterprise_signature=blob_uri(inspection.enterprise_signature_id),
         font_url=FONT_FILE.as_uri(), builtin_font=builtin_font, public_url=public_url,
-        qr=qr_data_uri(public_url) if public_url else None, blank=False)
+        qr=qr_data_uri(public_url) if public_url else None, blank=False, refusal_officers=refusal_officers)
     return _html_to_pdf(html)
+
+
+def attesting_officers(inspection) -> str:
+    """The officers who attested a refusal to sign, by name with the certificate number
+    (the record stores the certificate numbers)."""
+    import json
+
+    from sqlalchemy import select
+
+    from ..extensions import db
+    from ..registry.models import Officer
+
+    try:
+        certs = [str(c) for c in json.loads(inspection.refusal_attested_by or "[]")]
+    except ValueError:
+        certs = []
+    names = dict(db.session.execute(select(Officer.cert_no, Officer.name).where(Officer.cert_no.in_(certs))).all()) \
+        if certs else {}
+    return "、".join(f"{names[c]}（执法证 {c}）" if c in names else c for c in certs)
 
 
 def render_blank_pdf() -> bytes:
