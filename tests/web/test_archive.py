@@ -113,3 +113,26 @@ def test_task_archive_route_is_scoped(data, client, auth, make_user):
     auth.login_as(make_user("inspector", "411002"))
     assert client.get(f"/reports/tasks/{task.id}/archive.zip").status_code == 404
     assert client.get(f"/reports/plans/{data.plan.id}/archive.zip").status_code == 403
+
+
+def test_pages_offer_the_documents(data, client, auth):
+    from sqlalchemy import select
+
+    from xcapp.extensions import db
+    from xcapp.oversight.models import FollowUpCase
+
+    auth.login_as(data.admin)
+    task = data.weidu[0]
+    plan_page = client.get(f"/plans/{data.plan.id}").get_data(as_text=True)
+    assert f"/reports/plans/{data.plan.id}/archive.zip" in plan_page
+    assert f"/reports/plans/{data.plan.id}/summary.xlsx" in plan_page
+    task_page = client.get(f"/plans/tasks/{task.id}").get_data(as_text=True)
+    assert f"/reports/tasks/{task.id}/archive.zip" in task_page and f"/reports/tasks/{task.id}/notice.pdf" in task_page
+    listing = client.get(f"/plans/{data.plan.id}/tasks?unit=411002").get_data(as_text=True)
+    officer = task.active_officers[0]
+    assert f"/reports/plans/{data.plan.id}/matching.pdf" in listing and f'value="{officer.officer_id}"' in listing
+    review = client.get("/inspections/review").get_data(as_text=True)
+    submitted = data.weidu[4]
+    assert f"/reports/tasks/{submitted.id}/archive.zip" in review
+    case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.task_id == data.weidu[1].id))
+    assert f"/reports/cases/{case.id}/rectify-notice" in client.get(f"/oversight/cases/{case.id}").get_data(as_text=True)
