@@ -1,5 +1,8 @@
 """Field specifications of the registries, shared by the web forms, the import,
-the export and the change history, so a rule is written once.
+the export and the change history, so a rule is written once: the form and the
+import give every value the same verdict and message (tests/web/test_one_validation.py).
+Text stored as typed may not start like a spreadsheet formula (validation.refuse_formula);
+values with a format of their own (phone, codes, dates, choices) are judged by it.
 
 Pure Python: lookups (categories, units) are passed in as a ``Lookups`` object.
 """
@@ -11,7 +14,7 @@ from typing import Callable
 
 from .tabular import Column
 from .validation import (ValidationError, clean_text, normalize_code, normalize_text, parse_date,
-                         validate_licence_no, validate_phone, validate_uscc)
+                         refuse_formula, validate_licence_no, validate_phone, validate_uscc)
 
 RISK_CLASSES = ("低", "中", "中高", "高")
 RISK_ALIASES = {"低": "低", "低风险": "低", "中": "中", "中风险": "中", "中高": "中高", "中高风险": "中高",
@@ -54,7 +57,7 @@ def _text(max_len: int, label: str):
         text = clean_text(value if value is None or isinstance(value, str) else str(value))
         if len(text) > max_len:
             raise ValidationError(f"{label}不能超过 {max_len} 个字")
-        return text
+        return refuse_formula(text)
     return parse
 
 
@@ -219,7 +222,7 @@ def _cert_no(value) -> str:
         raise ValidationError("执法证号不能为空")
     if len(text) > 30:
         raise ValidationError("执法证号不能超过 30 个字符")
-    return text
+    return refuse_formula(text)
 
 
 def clean_record(specs: list[FieldSpec], raw: dict, lookups: Lookups) -> tuple[dict, dict[str, str]]:

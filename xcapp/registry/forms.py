@@ -1,6 +1,8 @@
 """Forms of the registries. They render the fields and carry the CSRF token;
 the rules themselves live in fields.py and run in the services, so the web
-form and the import check exactly the same things."""
+form and the import check exactly the same things. Select fields do not check
+their choices themselves (validate_choice=False): the field rules do, with the
+import's aliases and Chinese messages."""
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
@@ -19,23 +21,23 @@ class EnterpriseForm(FlaskForm):
     licence_no = StringField("生产许可证编号")
     issue_date = StringField("发证日期")
     expiry_date = StringField("有效期至")
-    category_id = SelectField("产品类别", coerce=str)
+    category_id = SelectField("产品类别", coerce=str, validate_choice=False)
     product_scope = TextAreaField("产品范围/产品单元")
-    unit_id = SelectField("所属单位", coerce=str)
-    risk = SelectField("风险等级", choices=[(r, r) for r in RISK_CLASSES])
-    production_state = SelectField("生产状态", choices=[(s, s) for s in PRODUCTION_STATES])
-    licence_state = SelectField("许可状态", choices=[(s, s) for s in LICENCE_STATES])
+    unit_id = SelectField("所属单位", coerce=str, validate_choice=False)
+    risk = SelectField("风险等级", choices=[(r, r) for r in RISK_CLASSES], validate_choice=False)
+    production_state = SelectField("生产状态", choices=[(s, s) for s in PRODUCTION_STATES], validate_choice=False)
+    licence_state = SelectField("许可状态", choices=[(s, s) for s in LICENCE_STATES], validate_choice=False)
 
 
 class OfficerForm(FlaskForm):
     name = StringField("姓名")
     cert_no = StringField("执法证号")
-    unit_id = SelectField("单位", coerce=str)
+    unit_id = SelectField("单位", coerce=str, validate_choice=False)
     position = StringField("职务")
     phone = StringField("联系电话")
     cert_expiry = StringField("执法证有效期至")
-    status = SelectField("在岗状态", choices=[(s, s) for s in OFFICER_STATES])
-    specialty_id = SelectField("专长产品类别", coerce=str)
+    status = SelectField("在岗状态", choices=[(s, s) for s in OFFICER_STATES], validate_choice=False)
+    specialty_id = SelectField("专长产品类别", coerce=str, validate_choice=False)
 
 
 class EquipmentForm(FlaskForm):

@@ -154,8 +154,11 @@ def analyse(kind_key: str, data: bytes, filename: str, actor=None) -> ImportPrev
             _file_problem(preview, detail)
         return preview
     preview.rows = len(recs)
-    preview.problems.extend(table.problems)
-    bad_cells = {(p.row, p.column) for p in table.problems}
+    # Text that merely starts like a formula is judged by the field rules, as in the
+    # web form (issue 11.15); everything else the reader found stays a problem.
+    file_problems = [p for p in table.problems if (p.row, p.column) not in table.formula_text]
+    preview.problems.extend(file_problems)
+    bad_cells = {(p.row, p.column) for p in file_problems}
     headers = {spec.key: spec.header for spec in kind.specs}
     lookups = build_lookups()
     cleaned = []

@@ -69,7 +69,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple, Sequence
 
-from .validation import normalize_text
+from .validation import FORMULA_CHARS, formula_message, normalize_text
 
 __all__ = [
     "TableError",
@@ -101,7 +101,7 @@ CELLS_PER_ROW = 30
 MAX_SHARED_STRINGS = 1_000_000
 MAX_TEXT_CHARS = 40_000_000
 
-_FORMULA_CHARS = ("=", "+", "-", "@")
+_FORMULA_CHARS = FORMULA_CHARS
 _INJECTION_CHARS = ("=", "+", "-", "@", "\t", "\r")
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 
@@ -137,6 +137,10 @@ class Table:
     row_numbers: list[int]            # same length as rows
     problems: list[CellProblem] = field(default_factory=list)
     source_format: str = ""           # "xlsx" or "csv"
+    # (row, header) of the problems that are only "text starting like a formula": a
+    # caller that validates every field with the same rule (the registry import) may
+    # leave these to its field rules, so the form and the import agree (issue 11.15).
+    formula_text: set = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -180,13 +184,7 @@ def _unquote(value: str) -> tuple[str, bool]:
 
 
 def _formula_problem(value: str) -> str:
-    shown = value if len(value) <= 30 else value[:30] + "…"
-    if value.strip("-") == "" or value.strip("-—") == "":
-        return f"内容“{shown}”以“{value[0]}”开头，会被当作公式；如果表示“无”，请留空"
-    return (
-        f"内容“{shown}”以“{value[0]}”开头，可能是公式，出于安全原因不予导入；"
-        f"请删除开头的“{value[0]}”或留空"
-    )
+    return formula_message(value)
 
 
 def _text_cell(raw: str) -> tuple[str | None, str | None]:
@@ -467,6 +465,9 @@ def _build_table(raw_rows: Iterable, fmt: str, max_rows: int) -> Table:
             row.append(value)
             if problem:
                 table.problems.append(CellProblem(row_number, headers[i], problem))
+                if isinstance(value, str) and value.startswith(_FORMULA_CHARS) \
+                        and problem == _formula_problem(value):
+                    table.formula_text.add((row_number, headers[i]))
         for j in range(width, len(cells)):
             if cells[j][0] is not None:
                 table.problems.append(

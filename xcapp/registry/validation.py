@@ -51,6 +51,9 @@ __all__ = [
     "validate_phone",
     "parse_date",
     "validate_validity",
+    "FORMULA_CHARS",
+    "formula_message",
+    "refuse_formula",
 ]
 
 
@@ -129,6 +132,33 @@ def normalize_code(s) -> str:
 
 def _show(s: str, limit: int = 40) -> str:
     return s if len(s) <= limit else s[:limit] + "…"
+
+
+# ---------------------------------------------------------------------------
+# Text that a spreadsheet would run as a formula
+# ---------------------------------------------------------------------------
+
+#: A value stored as typed must not start with these: opened in a spreadsheet after an
+#: export it could run as a formula (CSV injection: ``=HYPERLINK(...)``, ``@SUM(...)``).
+#: The one rule for the web forms and the import (issue 11.15).
+FORMULA_CHARS = ("=", "+", "-", "@")
+
+
+def formula_message(value: str) -> str:
+    shown = value if len(value) <= 30 else value[:30] + "…"
+    if value.strip("-") == "" or value.strip("-—") == "":
+        return f"内容“{shown}”以“{value[0]}”开头，会被当作公式；如果表示“无”，请留空"
+    return (
+        f"内容“{shown}”以“{value[0]}”开头，可能是公式，出于安全原因不予接受；"
+        f"请删除开头的“{value[0]}”或留空"
+    )
+
+
+def refuse_formula(value: str) -> str:
+    """Return ``value`` (already normalised) or raise :class:`ValidationError` if it starts like a formula."""
+    if value and value.startswith(FORMULA_CHARS):
+        raise ValidationError(formula_message(value))
+    return value
 
 
 # ---------------------------------------------------------------------------
