@@ -46,15 +46,11 @@
   });
 })();
 
-// The checklist on the phone: exclusive options, focus kept across a save, a
-// confirmation before sealing, confirmations for the review buttons.
+// Checklist: exclusive options, focus kept across saves, confirmations.
 (function () {
   "use strict";
 
-  // Item 11 (several 有 violations at once, or 无): a checked 无 (a radio named
-  // "record") clears the 有 boxes and a checked 有 box clears 无, before htmx reads
-  // the form (capture phase on the document runs before the form's own listener).
-  // The server still refuses a record that mixes them.
+  // Item 11: 无 (radio) clears the 有 boxes and vice versa, before htmx reads the form.
   document.addEventListener("change", function (evt) {
     var input = evt.target;
     if (!input || input.name !== "record" || !input.checked || !input.form) { return; }
@@ -68,9 +64,7 @@
     }
   }, true);
 
-  // While a form is being saved it is marked aria-busy (never disabled: a disabled
-  // fieldset throws the keyboard focus to <body>). After the swap the focus goes back to
-  // the control with the same id, without scrolling.
+  // aria-busy while saving (never disabled: that drops the focus); refocus by id after the swap.
   var focusedId = null;
   document.addEventListener("htmx:beforeRequest", function (evt) {
     var elt = evt.detail && evt.detail.elt;
@@ -92,7 +86,7 @@
   document.addEventListener("htmx:afterRequest", settle);
   document.addEventListener("htmx:afterSettle", settle);
 
-  // 跳到未填项 and the lines of the "cannot submit yet" list: move the focus with the scroll.
+  // 跳到未填项 and the blocker links move the focus too.
   document.addEventListener("click", function (evt) {
     var link = evt.target.closest && evt.target.closest("a[data-jump]");
     if (!link) { return; }
@@ -105,8 +99,7 @@
     if (history.replaceState) { history.replaceState(null, "", "#" + target.id); }
   });
 
-  // 提交并封存: ask with the summary (conclusion, 不符合 items, who signed) first.
-  // Without JavaScript the same summary is shown above the button.
+  // form[data-confirm-dialog] opens that <dialog> first; form[data-confirm] asks confirm().
   document.addEventListener("submit", function (evt) {
     var form = evt.target;
     var dialog = form.getAttribute && form.getAttribute("data-confirm-dialog");
@@ -153,41 +146,7 @@
   if (document.readyState === "complete") { load(); } else { window.addEventListener("load", load); }
 })();
 
-// A table that scrolls sideways must be reachable by keyboard (WCAG 2.1.1): templates mark
-// .table-wrap with tabindex/role/label; this catches any that do not.
-(function () {
-  "use strict";
-  function mark(root) {
-    if (!root || !root.querySelectorAll) { return; }
-    var list = root.querySelectorAll(".table-wrap:not([tabindex])");
-    for (var i = 0; i < list.length; i++) {
-      list[i].setAttribute("tabindex", "0");
-      list[i].setAttribute("role", "region");
-      if (!list[i].hasAttribute("aria-label")) { list[i].setAttribute("aria-label", "表格（可左右滑动）"); }
-    }
-  }
-  document.addEventListener("htmx:load", function (e) { mark(e.detail && e.detail.elt && e.detail.elt.parentNode); });
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { mark(document); });
-  } else { mark(document); }
-})();
-
-// The phone's offline code (sync queue, service worker; static/js/offline.min.js) is
-// loaded once the page is usable, so the first load on a slow network stays small.
-(function () {
-  "use strict";
-  var meta = document.querySelector("meta[name=xcapp-offline]");
-  if (!meta) { return; }
-  var load = function () {
-    var script = document.createElement("script");
-    script.src = meta.getAttribute("content");
-    document.head.appendChild(script);
-  };
-  if (document.readyState === "complete") { load(); } else { window.addEventListener("load", load); }
-})();
-
-// A table that scrolls sideways must be reachable by keyboard (WCAG 2.1.1): templates mark
-// .table-wrap with tabindex/role/label; this catches any that do not.
+// Sideways-scrolling tables must be keyboard-reachable (templates mark them; this catches the rest).
 (function () {
   "use strict";
   function mark(root) {

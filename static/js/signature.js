@@ -1,17 +1,7 @@
-/* Signature pad: no dependencies, ES5, no inline handlers (CSP script-src 'self').
- * Usage (size the canvas from a stylesheet, e.g. .sig-pad{width:100%;height:180px} -- inline
- * style attributes are blocked by a strict CSP; the clear button must be a sibling):
- *   <div><canvas class="sig-pad" data-signature-pad data-target="#sig"></canvas>
- *     <button type="button" data-signature-clear>清除</button>
- *     <input type="hidden" id="sig" name="signature"></div>
- *   <script src="/static/js/signature.js" defer></script>
- * Each finished stroke writes canvas.toDataURL("image/png") into the target ("" when
- * cleared) and fires a bubbling "signature-changed" event (detail.empty) on the canvas.
- * Backing store follows devicePixelRatio, capped at 2000x1000 px (the server limit).
- * An empty pad shows a grey 请在此签名 (data-placeholder overrides it; never part of the saved image;
- * data-placeholder-shown="1" while shown).
- * Optional: data-pen-color, data-pen-width (CSS px). A PNG data URL already in the
- * input is redrawn (visible only if the CSP allows img-src data:). htmx:load inits swaps. */
+/* Signature pad (ES5, CSP-safe): <canvas data-signature-pad data-target="#input"> with a sibling
+ * [data-signature-clear]; each stroke writes a PNG data URL (or "") into the target and fires
+ * "signature-changed". Empty pads show 请在此签名 (data-placeholder), never saved. Backing store
+ * capped at 2000x1000 px; optional data-pen-color/-width; htmx:load inits swapped pads. */
 (function () {
   "use strict";
   var MAX_W = 2000, MAX_H = 1000;
