@@ -85,6 +85,16 @@
   }
   document.addEventListener("htmx:afterRequest", settle);
   document.addEventListener("htmx:afterSettle", settle);
+  // The sync queue (autosave.js) marks a form's .sync-state[data-for] is-sending: busy meanwhile.
+  if (window.MutationObserver) {
+    new MutationObserver(function (records) {
+      for (var i = 0; i < records.length; i++) {
+        var n = records[i].target, form = n.classList && n.classList.contains("sync-state") &&
+          document.getElementById(n.getAttribute("data-for") || "");
+        if (form) { form.setAttribute("aria-busy", n.classList.contains("is-sending") ? "true" : "false"); }
+      }
+    }).observe(document.documentElement, { subtree: true, attributes: true, attributeFilter: ["class"] });
+  }
 
   // 跳到未填项 and the blocker links move the focus too.
   document.addEventListener("click", function (evt) {

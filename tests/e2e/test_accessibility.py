@@ -244,9 +244,23 @@ def test_keyboard_choice_keeps_focus_on_the_chosen_option(live_server, browser, 
     expect(second).to_be_focused()
     page.wait_for_timeout(600)                            # nothing else moves after the swap
     expect(second).to_be_focused()
+    # While a save is in flight the form is aria-busy, nothing is disabled and the focus stays.
+    held = []
+    page.route("**/inspections/*/items/1", lambda route: held.append(route))
+    page.keyboard.press("ArrowUp")
+    expect(page.locator("#answer-1")).to_have_attribute("aria-busy", "true")
+    assert page.locator("#item-1 fieldset[disabled], #item-1 input[disabled]").count() == 0
+    expect(first).to_be_focused()
+    with page.expect_response(saved):
+        for route in held:
+            route.continue_()
+    page.unroute("**/inspections/*/items/1")
+    expect(page.locator("#answer-1")).not_to_have_attribute("aria-busy", "true")
+    expect(page.locator("#item-1 input[name=record]").first).to_be_focused()
+    expect(page.locator("#item-1 input[name=record]").first).to_be_checked()
     db.session.rollback()
     stored = db.session.scalar(select(Answer).where(Answer.item_no == 1))
-    assert stored.record == second.get_attribute("value")
+    assert stored.record == page.locator("#item-1 input[name=record]").first.get_attribute("value")
     # The status is announced; the fieldset is never disabled (that threw focus to <body>).
     assert page.locator("#item-1 .save-status[role=status]").count() == 1
     assert page.locator("#item-1 fieldset[disabled]").count() == 0
