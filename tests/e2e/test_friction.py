@@ -15,6 +15,7 @@ from xcapp.extensions import db
 from xcapp.inspections.models import Answer, Inspection
 
 pytestmark = pytest.mark.e2e
+NO_HSCROLL = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 
 
 def login(page, base, username):
@@ -98,6 +99,8 @@ def test_jump_to_the_gaps(live_server, phone, client, auth, task_setup):
     _task, _o, _u, inspection = started_page(page, live_server, client, auth, task_setup)
     page.locator("#item-1 label.choice").first.click()
     expect(page.locator("#jump-next")).to_have_attribute("href", "#item-2")
+    assert page.evaluate(NO_HSCROLL)
+    assert page.locator("#jump-next").bounding_box()["height"] >= 44
     page.locator("#jump-next").click()
     expect(page.locator("#item-2")).to_be_in_viewport()
     assert page.evaluate("document.getElementById('item-2').contains(document.activeElement)")
@@ -122,6 +125,9 @@ def test_submit_asks_with_a_summary_before_sealing(live_server, phone, client, a
     page.get_by_role("button", name="提交并封存").click()
     dialog = page.locator("#submit-confirm")
     expect(dialog).to_be_visible()
+    assert page.evaluate(NO_HSCROLL)
+    box = dialog.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 360
     expect(dialog).to_contain_text("不合格")
     expect(dialog).to_contain_text("第7项")
     expect(dialog).to_contain_text(re.compile("张建国、李红|李红、张建国"))
@@ -179,6 +185,7 @@ def test_county_admin_approves_from_the_record_page(live_server, browser, client
     page = context.new_page()
     login(page, live_server, admin.username)
     page.goto(f"{live_server}/inspections/tasks/{task.id}")
+    assert page.evaluate(NO_HSCROLL)
     questions = []
     page.once("dialog", lambda d: (questions.append(d.message), d.dismiss()))
     page.get_by_role("button", name="审核通过").click()
