@@ -85,7 +85,7 @@ def test_officers_names_not_login_names_in_submitted_and_confirmed(started, clie
     assert f"· {users[0].username}<" not in page
 
 
-def test_task_list_says_map_and_call_and_marks_overdue(task_setup, client, auth):
+def test_task_list_says_map_and_call_and_marks_overdue(task_setup, client, auth, make_user):
     task, _officers, users = task_setup
     auth.login_as(users[0])
     page = client.get("/inspections/mine").get_data(as_text=True)
@@ -95,6 +95,10 @@ def test_task_list_says_map_and_call_and_marks_overdue(task_setup, client, auth)
     db.session.commit()
     page = client.get("/inspections/mine").get_data(as_text=True)
     assert '<span class="badge badge-overdue">逾期</span>' in page and "已过 3 天" in page
+    auth.login_as(make_user("county_admin", "411002"))
+    detail = client.get(f"/plans/tasks/{task.id}").get_data(as_text=True)
+    assert '<span class="badge badge-overdue">逾期</span>' in detail
+    auth.login_as(users[0])
     task.state = "approved"                                  # done: not overdue any more
     db.session.commit()
     assert "逾期" not in client.get("/inspections/mine").get_data(as_text=True)
