@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from ..extensions import db
 from ..inspections import rules
@@ -91,8 +92,8 @@ def outcomes(items: list[TaskFacts]) -> tuple[list[OutcomeRow], OutcomeRow]:
     cases = []
     task_ids = list(by_task)
     for start in range(0, len(task_ids), 900):
-        cases += db.session.scalars(select(FollowUpCase).where(FollowUpCase.task_id.in_(task_ids[start:start + 900]))
-                                    .execution_options(populate_existing=False)).unique().all()
+        cases += db.session.scalars(select(FollowUpCase).options(lazyload(FollowUpCase.task))
+                                    .where(FollowUpCase.task_id.in_(task_ids[start:start + 900]))).unique().all()
     actions: dict[int, set[str]] = {}
     case_ids = [c.id for c in cases]
     for start in range(0, len(case_ids), 900):
