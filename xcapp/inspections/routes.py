@@ -149,6 +149,8 @@ def checklist(task_id: int):
     task = _task(task_id)
     inspection = latest(task)
     revision = request.args.get("revision", type=int)
+    if revision and not 0 < revision < 2 ** 31:   # no such revision (and no int a database column holds)
+        abort(404)
     if revision:
         inspection = db.session.scalar(select(Inspection).where(Inspection.task_id == task.id,
                                                                 Inspection.revision == revision)) or abort(404)

@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 
 from ..core.authz import scoped
 from ..core.models import Unit
+from ..core.params import int_arg
 from ..core.timeutil import local_today
 from ..extensions import db
 from .models import EXPIRY_WARNING_DAYS, Enterprise, Officer
@@ -42,8 +43,9 @@ def enterprise_filter(args) -> "select":
                               Enterprise.licence_no.contains(code, autoescape=True)))
     if args.get("unit"):
         stmt = stmt.join(Unit, Unit.id == Enterprise.unit_id).where(Unit.code == args["unit"])
-    if args.get("category", "").isdigit():
-        stmt = stmt.where(Enterprise.category_id == int(args["category"]))
+    category = int_arg(args, "category")   # a number no id column holds, or "²", filters nothing
+    if category is not None:
+        stmt = stmt.where(Enterprise.category_id == category)
     if args.get("risk"):
         stmt = stmt.where(Enterprise.risk == args["risk"])
     if args.get("production_state"):
@@ -76,6 +78,7 @@ def officer_filter(args):
         stmt = stmt.join(Unit, Unit.id == Officer.unit_id).where(Unit.code == args["unit"])
     if args.get("status"):
         stmt = stmt.where(Officer.status == args["status"])
-    if args.get("category", "").isdigit():
-        stmt = stmt.where(Officer.specialty_id == int(args["category"]))
+    category = int_arg(args, "category")   # a number no id column holds, or "²", filters nothing
+    if category is not None:
+        stmt = stmt.where(Officer.specialty_id == category)
     return stmt
