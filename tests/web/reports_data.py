@@ -119,7 +119,7 @@ def build(make_enterprise, make_officer, make_user) -> Data:
             approve(inspection.id, admin if task.unit.code == "411002" else admin_yz)
             db.session.commit()
     first = db.session.scalar(select(Inspection).where(Inspection.task_id == weidu[0].id))
-    db.session.add(Publication(inspection_id=first.id, category="no_problem"))
+    db.session.add(Publication(inspection_id=first.id, category="no_problem", confirmed_on=today))
     db.session.commit()
     from xcapp.oversight.models import FollowUpCase
 

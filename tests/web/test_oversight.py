@@ -33,7 +33,7 @@ def _record(task, state, conclusion="", reason="", day=None, published=False):
     db.session.add(inspection)
     db.session.flush()
     if published:
-        db.session.add(Publication(inspection_id=inspection.id, category="no_problem"))
+        db.session.add(Publication(inspection_id=inspection.id, category="no_problem", confirmed_on=local_today()))
 
 
 def test_dashboard_counts_and_links(app, client, auth, make_user, make_enterprise, make_officer):

@@ -120,6 +120,7 @@ EXPECTED = {
     ("plans.task_list", "GET"): staff(),
     ("plans.task_detail", "GET"): owned(200) | {ASSIGNED: 200},
     ("plans.officer_replace", "POST"): owned(302, readonly=403, inspector=403),
+    ("plans.task_method", "POST"): owned(302, readonly=403) | {ASSIGNED: 302},
     # The phone: only the officers of a task fill it; staff of the unit can read it.
     ("inspections.my_tasks", "GET"): same(403, anon=302, inspector=200, assigned=200),
     ("inspections.csrf_token", "GET"): same(403, anon=302, inspector=200, assigned=200),
@@ -158,11 +159,15 @@ EXPECTED = {
     ("publicity.workday_delete", "POST"): same(403, anon=302, city_admin=302),
     ("publicity.workday_year", "POST"): same(403, anon=302, city_admin=302),
     ("publicity.export_csv", "POST"): admins(200),
+    ("publicity.export_log_page", "GET"): staff(),
+    ("publicity.confirm", "POST"): admins(302),
     ("oversight.dashboard", "GET"): staff(),
     ("oversight.task_list", "GET"): staff(),
     ("oversight.case_list", "GET"): staff(),
     ("oversight.case_detail", "GET"): owned(200, inspector=403),
     ("oversight.case_detail", "POST"): owned(302, readonly=403, inspector=403),
+    ("oversight.recheck_task", "POST"): owned(302, readonly=403, inspector=403),
+    ("oversight.later_task", "POST"): owned(302, readonly=403, inspector=403),
     # Documents (issue 13): counties get their own unit's figures and tasks; officers their own tasks.
     ("reports.summary", "GET"): staff(),
     ("reports.plan_archive", "GET"): staff(),

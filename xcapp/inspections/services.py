@@ -856,6 +856,9 @@ def approve(inspection_id: int, actor) -> Inspection:
     from ..oversight.services import open_case
 
     open_case(inspection, actor)   # 不合格 and not-inspected records get a follow-up case
+    from ..plans.signals import inspection_approved
+
+    inspection_approved.send(inspection, actor=actor)   # later inspections, 复查, production state
     return inspection
 
 

@@ -4,3 +4,19 @@ from flask import Blueprint
 bp = Blueprint("oversight", __name__, url_prefix="/oversight")
 
 from . import routes  # noqa: E402,F401
+
+from ..plans.signals import inspection_approved  # noqa: E402
+from .services import on_inspection_approved  # noqa: E402
+
+inspection_approved.connect(on_inspection_approved)
+
+
+@bp.app_template_global("enterprise_inspections")
+def _enterprise_inspections(enterprise_id: int):
+    """Every inspection of an enterprise across plans and years, for the registry's page
+    (the registry sits below plans and cannot ask for them itself)."""
+    from flask_login import current_user
+
+    from .services import enterprise_inspections
+
+    return enterprise_inspections(enterprise_id, current_user)

@@ -14,18 +14,26 @@ OPEN_STATES = (PENDING, RECTIFYING, RECHECK_PASS, RECHECK_FAIL, REFERRED)
 
 INTERVIEW, ORDER, TRACK, RECHECK, CASE, REVOKE, CANCEL, CLOSE = (
     "interview", "order", "track", "recheck", "case", "revoke", "cancel", "close")
-ACTIONS = {INTERVIEW: "约谈", ORDER: "责令整改", TRACK: "跟踪整改", RECHECK: "复查", CASE: "立案查处",
-           REVOKE: "报请发证机关撤销或吊销", CANCEL: "注销", CLOSE: "结案"}
+RECHECK_TASK, DECIDE = "recheck_task", "decide"
+ACTIONS = {INTERVIEW: "约谈", ORDER: "责令整改", TRACK: "跟踪整改", RECHECK_TASK: "派发复查任务", RECHECK: "复查",
+           CASE: "立案查处", REVOKE: "报请发证机关撤销或吊销", CANCEL: "注销", DECIDE: "记录发证机关决定",
+           CLOSE: "结案"}
+
+# The licensing authority's decision after 报请 (REVOKE or CANCEL): the licence state it
+# leaves in the registry (None: unchanged).
+DECISIONS = {"撤销": "撤销", "吊销": "吊销", "注销": "注销", "不予处理": None}
 
 # action -> {from state: to state}; a state missing means the action is not allowed there.
 TRANSITIONS = {
     INTERVIEW: {s: s for s in (PENDING, RECTIFYING, RECHECK_FAIL)},
     ORDER: {PENDING: RECTIFYING, RECHECK_FAIL: RECTIFYING},
     TRACK: {RECTIFYING: RECTIFYING},
+    RECHECK_TASK: {RECTIFYING: RECTIFYING},   # the result comes with the task's approved record
     RECHECK: {RECTIFYING: None},          # to RECHECK_PASS or RECHECK_FAIL by the result
     CASE: {PENDING: REFERRED, RECTIFYING: REFERRED, RECHECK_FAIL: REFERRED},
     REVOKE: {RECTIFYING: REFERRED, RECHECK_FAIL: REFERRED},
     CANCEL: {PENDING: REFERRED, RECTIFYING: REFERRED, RECHECK_FAIL: REFERRED},
+    DECIDE: {REFERRED: CLOSED},
     CLOSE: {RECHECK_PASS: CLOSED, REFERRED: CLOSED, PENDING: CLOSED},
 }
 
@@ -36,6 +44,20 @@ class FollowUpError(ValueError):
 
 def allowed_actions(state: str) -> list[str]:
     return [a for a, moves in TRANSITIONS.items() if state in moves]
+
+
+def check_decision(decision: str, decided_on: date | None, doc_no: str, today: date) -> None:
+    """The licensing authority's decision needs its kind, date (not in the future) and 文号."""
+    if decision not in DECISIONS:
+        raise FollowUpError("请选择发证机关的决定：" + "、".join(DECISIONS))
+    if decided_on is None:
+        raise FollowUpError("请填写决定日期")
+    if decided_on > today:
+        raise FollowUpError(f"决定日期不能晚于今天（{today.isoformat()}）")
+    if not doc_no.strip():
+        raise FollowUpError("请填写决定文号，如 豫市监许撤〔2023〕5号")
+    if len(doc_no) > 60:
+        raise FollowUpError("决定文号不能超过 60 个字")
 
 
 def next_state(state: str, action: str, *, deadline: date | None = None, recheck_passed: bool | None = None,
@@ -64,9 +86,13 @@ class Proposal:
 
 
 def proposals(state: str, *, rectify_deadline: date | None, today: date, licence_expired: bool,
-              production_stopped: bool, not_inspected_reason: str = "") -> list[Proposal]:
-    """What the seed asks for in this situation (七(五))."""
+              production_stopped: bool, not_inspected_reason: str = "",
+              awaiting_decision: bool = False) -> list[Proposal]:
+    """What the seed asks for in this situation (七(五)). ``awaiting_decision``: the case
+    was reported to the licensing authority (报请撤销/吊销 or 注销) and no decision is recorded."""
     out = []
+    if state == REFERRED and awaiting_decision:
+        out.append(Proposal(DECIDE, "已报请发证机关：收到决定后记录决定（撤销、吊销、注销或不予处理）、日期和文号"))
     overdue = rectify_deadline is not None and today > rectify_deadline
     if state == RECHECK_FAIL:
         out.append(Proposal(REVOKE, "整改复查仍不合格：应报请发证机关依法撤销或吊销生产许可证"))

@@ -21,9 +21,16 @@ class FollowUpCase(db.Model):
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     rectify_deadline: Mapped[date | None] = mapped_column(Date, nullable=True)
     rectified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The licensing authority's decision after 报请 (撤销/吊销/注销/不予处理), its date and 文号.
+    decision: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    decision_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    decision_doc_no: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    # The 复查 task opened from this case, while it runs or after.
+    recheck_task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    task = relationship("Task", lazy="joined")
+    task = relationship("Task", lazy="joined", foreign_keys=[task_id])
+    recheck_task = relationship("Task", foreign_keys=[recheck_task_id])
     inspection = relationship("Inspection")
     actions: Mapped[list["FollowUpAction"]] = relationship(order_by="FollowUpAction.id")
 

@@ -2,7 +2,7 @@ from flask import abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..core.authz import STAFF_ROLES, access
+from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..inspections import rules
@@ -85,16 +85,108 @@ def case_detail(case_id: int):
             except ValueError:
                 flash("期限格式应为 2023-12-31", "error")
                 return redirect(url_for("oversight.case_detail", case_id=case.id))
+        decided_on = None
+        if request.form.get("decided_on"):
+            try:
+                decided_on = date.fromisoformat(request.form["decided_on"])
+            except ValueError:
+                flash("决定日期格式应为 2023-12-31", "error")
+                return redirect(url_for("oversight.case_detail", case_id=case.id))
         result = request.form.get("recheck")
         try:
             take_action(case.id, request.form.get("action", ""), request.form.get("note", ""), deadline,
-                        {"pass": True, "fail": False}.get(result), current_user)
+                        {"pass": True, "fail": False}.get(result), current_user,
+                        decision=request.form.get("decision", ""), decided_on=decided_on,
+                        doc_no=request.form.get("doc_no", ""))
             db.session.commit()
             flash("已记录。", "success")
         except followup.FollowUpError as exc:
             db.session.rollback()
             flash(str(exc), "error")
         return redirect(url_for("oversight.case_detail", case_id=case.id))
+    from ..core.timeutil import local_today
+    from ..plans.models import Task
+    from ..plans.services import officer_pool
+    from .services import LATER_REASONS, awaiting_decision
+
+    can_edit = can_edit_unit(case.task.unit_id)
+    later_tasks = db.session.scalars(select(Task).where(Task.origin_task_id == case.task_id)
+                                     .order_by(Task.id)).all()
+    pool = officer_pool(case.task.unit_id, max(local_today(), case.task.plan.deadline)) if can_edit else []
+    allowed = [a for a in followup.allowed_actions(case.state)
+               if a != followup.RECHECK_TASK and (a != followup.DECIDE or awaiting_decision(case))]
     return render_template("oversight/case.html", case=case, actions=followup.ACTIONS, states=followup.STATES,
-                           allowed=followup.allowed_actions(case.state), proposals=case_proposals(case),
-                           can_edit=can_edit_unit(case.task.unit_id), reasons=rules.NOT_INSPECTED_REASON_LABELS)
+                           allowed=allowed, proposals=case_proposals(case), can_edit=can_edit,
+                           reasons=rules.NOT_INSPECTED_REASON_LABELS, decisions=followup.DECISIONS,
+                           later_tasks=later_tasks, pool=pool, today=local_today(),
+                           can_later=(case.kind == "not_inspected" and case.inspection is not None
+                                      and case.inspection.not_inspected_reason in LATER_REASONS
+                                      and case.state != followup.CLOSED),
+                           can_recheck=case.state == followup.RECTIFYING)
+
+
+def _officers_or_draw():
+    """(chosen officer ids or None, entropy): 指定 with ids, or 抽取."""
+    if request.form.get("mode") == "draw":
+        return None, request.form.get("entropy", "")
+    ids = [int(i) for i in request.form.getlist("officer") if i.isdigit()]
+    return ids or [], None
+
+
+@bp.route("/cases/<int:case_id>/recheck-task", methods=["POST"])
+@access(*ADMIN_ROLES)
+def recheck_task(case_id: int):
+    """复查 as a task: same enterprise and checklist, officers chosen or drawn."""
+    from flask import flash, redirect, url_for
+
+    from ..core.authz import get_scoped_or_404
+    from ..plans.services import PlanError
+    from .models import FollowUpCase
+    from .services import create_recheck_task
+
+    case = get_scoped_or_404(FollowUpCase, case_id)
+    ids, entropy = _officers_or_draw()
+    if ids == []:
+        flash("请选择至少 2 名检查人员，或改为抽取", "error")
+        return redirect(url_for("oversight.case_detail", case_id=case.id))
+    try:
+        task = create_recheck_task(case.id, ids, entropy, current_user)
+        db.session.commit()
+        flash(f"已派发复查任务 {task.code}。", "success")
+    except PlanError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("oversight.case_detail", case_id=case.id))
+
+
+@bp.route("/tasks/<int:task_id>/later", methods=["POST"])
+@access(*ADMIN_ROLES)
+def later_task(task_id: int):
+    """后续检查 of a task that could not be inspected (停产, 转产, 无法联系)."""
+    from flask import flash, redirect, url_for
+
+    from ..core.authz import get_scoped_or_404
+    from ..plans.models import Task
+    from ..plans.services import PlanError
+    from .services import create_later_task
+
+    task = get_scoped_or_404(Task, task_id)
+    back = request.form.get("next") == "case"
+    ids, entropy = _officers_or_draw()
+    target = url_for("plans.task_detail", task_id=task.id)
+    if back:
+        from .models import FollowUpCase
+
+        case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.task_id == task.id))
+        target = url_for("oversight.case_detail", case_id=case.id) if case else target
+    if ids == []:
+        flash("请选择至少 2 名检查人员，或改为抽取", "error")
+        return redirect(target)
+    try:
+        later = create_later_task(task.id, ids, entropy, current_user)
+        db.session.commit()
+        flash(f"已派发后续检查任务 {later.code}。", "success")
+    except PlanError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(target)

@@ -23,6 +23,15 @@ TASK_PENDING, TASK_IN_PROGRESS, TASK_SUBMITTED, TASK_RETURNED, TASK_APPROVED = (
 TASK_STATES = {TASK_PENDING: "待检查", TASK_IN_PROGRESS: "检查中", TASK_SUBMITTED: "已提交",
                TASK_RETURNED: "已退回", TASK_APPROVED: "已通过"}
 
+# Task kinds: drawn by the plan's draw, or created later for the same enterprise (not random).
+KIND_DRAWN, KIND_LATER, KIND_RECHECK = "drawn", "later", "recheck"
+TASK_KINDS = {KIND_DRAWN: "双随机抽查", KIND_LATER: "后续检查", KIND_RECHECK: "复查"}
+
+# Inspection method per task (检查方式), stored as the code of the credit system's
+# vocabulary (publicity.categories.INSPECTION_METHODS); labels as the bureau says them.
+METHOD_ONSITE = "onsite"
+TASK_METHODS = {METHOD_ONSITE: "现场检查", "document": "书面检查", "online": "网络监测", "testing": "委托检验"}
+
 
 class Plan(db.Model):
     __tablename__ = "plan"
@@ -111,7 +120,8 @@ class Task(db.Model):
     """抽查任务: one drawn enterprise, sent to the enterprise's unit."""
 
     __tablename__ = "task"
-    __table_args__ = (UniqueConstraint("plan_id", "enterprise_id"),)
+    # round 0 is the drawn task; later and re-inspections of the same enterprise count up.
+    __table_args__ = (UniqueConstraint("plan_id", "enterprise_id", "round"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(80), unique=True)
@@ -125,6 +135,10 @@ class Task(db.Model):
     # Set when the first answer is saved: officers can no longer be replaced.
     first_answer_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(10), default=KIND_DRAWN, server_default=KIND_DRAWN, index=True)
+    round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    origin_task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"), nullable=True, index=True)
+    method: Mapped[str] = mapped_column(String(10), default=METHOD_ONSITE, server_default=METHOD_ONSITE)
 
     plan: Mapped[Plan] = relationship(back_populates="tasks")
     enterprise = relationship("Enterprise", lazy="joined")
@@ -147,6 +161,22 @@ class Task(db.Model):
     @property
     def state_label(self) -> str:
         return TASK_STATES.get(self.state, self.state)
+
+    @property
+    def kind_label(self) -> str:
+        return TASK_KINDS.get(self.kind, self.kind)
+
+    @property
+    def method_label(self) -> str:
+        return TASK_METHODS.get(self.method, self.method)
+
+    @property
+    def origin(self) -> "Task | None":
+        return db.session.get(Task, self.origin_task_id) if self.origin_task_id else None
+
+    @property
+    def later_tasks(self) -> list["Task"]:
+        return db.session.scalars(db.select(Task).where(Task.origin_task_id == self.id).order_by(Task.id)).all()
 
     @property
     def excluded(self) -> list[str]:

@@ -22,11 +22,21 @@ from .services import (PlanError, create_plan, default_deadline, dispatch_plan, 
 RATIO_FIELDS = ("ratio_low", "ratio_mid", "ratio_midhigh", "ratio_high")
 
 
-def _plan_form(plan: Plan | None = None) -> PlanForm:
+def _plan_form(plan: Plan | None = None, copy_of: Plan | None = None) -> PlanForm:
     form = PlanForm()
     form.scope.choices = [(c.name, c.name) for c in categories()]
     if request.method == "GET":
-        if plan is None:
+        if copy_of is not None:
+            from .services import copy_plan_data
+
+            data = copy_plan_data(copy_of)
+            form.name.data, form.year.data, form.k.data = data["name"], data["year"], data["k"]
+            form.deadline.data = data["deadline"].isoformat()
+            form.publication_workdays.data = data["publication_workdays"]
+            form.scope.data = data["scope"]
+            for field, risk in zip(RATIO_FIELDS, ("低", "中", "中高", "高")):
+                getattr(form, field).data = data["ratios"][risk]
+        elif plan is None:
             from ..core.timeutil import local_today
 
             year = local_today().year
@@ -68,7 +78,11 @@ def plan_list():
 @bp.route("/new", methods=["GET", "POST"])
 @access(CITY_ADMIN)
 def plan_new():
-    form = _plan_form()
+    """A new plan; ``?copy=ID`` starts from an earlier plan (same scope, ratios, k), a year later."""
+    from ..core.params import int_arg
+
+    copy_id = int_arg(request.args, "copy")   # a number no id column holds starts a blank plan
+    form = _plan_form(copy_of=db.session.get(Plan, copy_id) if copy_id else None)
     if request.method == "POST" and form.validate_on_submit():
         try:
             plan = create_plan(_raw(form), actor=current_user)
@@ -225,8 +239,38 @@ def task_detail(task_id: int):
     replacements = db.session.scalars(select(Replacement).where(Replacement.task_id == task.id)
                                       .order_by(Replacement.id)).all()
     can_replace = can_edit_unit(task.unit_id) and task.first_answer_at is None
+    from .models import TASK_METHODS
+
+    can_method = task.state in ("pending", "in_progress", "returned") and (
+        can_edit_unit(task.unit_id) or (current_user.role == INSPECTOR))
     return render_template("plans/task_detail.html", task=task, replacements=replacements,
-                           can_replace=can_replace, replace_form=ReplaceForm())
+                           can_replace=can_replace, replace_form=ReplaceForm(), methods=TASK_METHODS,
+                           can_method=can_method)
+
+
+@bp.route("/tasks/<int:task_id>/method", methods=["POST"])
+@access(*ADMIN_ROLES, INSPECTOR)
+def task_method(task_id: int):
+    """检查方式: the county admin of the unit or an officer of the task."""
+    from .services import set_task_method
+
+    task = get_scoped_or_404(Task, task_id)
+    if current_user.role in ADMIN_ROLES and not can_edit_unit(task.unit_id):
+        abort(404)
+    try:
+        set_task_method(task.id, request.form.get("method", ""), current_user)
+        db.session.commit()
+        message, status = f"检查方式：{task.method_label}", 200
+    except PlanError as exc:
+        db.session.rollback()
+        message, status = exc.message, 422
+    if is_htmx():
+        from .models import TASK_METHODS
+
+        return render_block("plans/task_detail.html", "method", task=task, methods=TASK_METHODS, can_method=True,
+                            method_message=message, method_ok=status == 200), status
+    flash(message, "success" if status == 200 else "error")
+    return redirect(url_for("plans.task_detail", task_id=task.id))
 
 
 @bp.route("/tasks/<int:task_id>/officers/<int:officer_id>/replace", methods=["POST"])

@@ -23,8 +23,10 @@ from ..extensions import db
 from ..registry.models import ENDED_LICENCE_STATES, Enterprise, Officer, ProductCategory, Recusal
 from ..registry.validation import clean_text, normalize_text
 from . import sampling
-from .models import (DISPATCHED, DRAFT, DRAWN, FROZEN, IN_PROGRESS, EnterpriseDraw, InspectorDraw,
-                     Plan, PopulationMember, Replacement, Task, TaskDrawInfo, TaskOfficer)
+from .models import (COMPLETED, DISPATCHED, DRAFT, DRAWN, FROZEN, IN_PROGRESS, KIND_DRAWN, KIND_LATER,
+                     KIND_RECHECK, TASK_APPROVED, TASK_KINDS, TASK_METHODS, TASK_PENDING, TASK_RETURNED,
+                     TASK_IN_PROGRESS, EnterpriseDraw, InspectorDraw, Plan, PopulationMember, Replacement, Task,
+                     TaskDrawInfo, TaskOfficer)
 
 
 class PlanError(Exception):
@@ -349,7 +351,8 @@ def draw_officers_many(plan_id: int, unit_ids: list[int], entropy: str | None, a
     units = {u.id: u for u in db.session.scalars(select(Unit)) if u.id in wanted}
     done = {u for u in db.session.scalars(select(InspectorDraw.unit_id).where(InspectorDraw.plan_id == plan.id))
             if u in wanted}
-    task_stmt = select(Task.id, Task.code, Task.uscc, Task.enterprise_id, Task.unit_id).where(Task.plan_id == plan.id)
+    task_stmt = select(Task.id, Task.code, Task.uscc, Task.enterprise_id, Task.unit_id).where(
+        Task.plan_id == plan.id, Task.kind == KIND_DRAWN)
     officer_stmt = (select(Officer.id, Officer.cert_no, Officer.unit_id).where(in_pool(plan.deadline))
                     .order_by(Officer.cert_no))
     if few:
@@ -507,7 +510,8 @@ def build_bundle(plan: Plan) -> dict:
     bundle["draw_versions"] = [{"version": d.version, "entropy": d.entropy, "seed": d.seed, "selected": d.selected,
                                 "reason": d.reason, "drawn_at": d.drawn_at.isoformat(), "superseded": d.superseded}
                                for d in draws]
-    tasks = db.session.scalars(select(Task).where(Task.plan_id == plan.id).order_by(Task.position)).all()
+    tasks = db.session.scalars(select(Task).where(Task.plan_id == plan.id, Task.kind == KIND_DRAWN)
+                               .order_by(Task.position)).all()
     if not tasks:
         return bundle
     bundle["tasks"] = [{"code": t.code, "uscc": t.uscc, "unit": t.unit.code} for t in tasks]
@@ -528,6 +532,108 @@ def build_bundle(plan: Plan) -> dict:
         })
     bundle["inspector_draws"] = inspector_draws
     return bundle
+
+
+# ------------------------------------------------------- later inspections, 复查
+
+FOLLOWUP_CODE_LABELS = {KIND_LATER: "后续", KIND_RECHECK: "复查"}
+
+
+def create_followup_task(origin_id: int, kind: str, officer_ids: list[int] | None, entropy: str | None,
+                         actor=None) -> Task:
+    """A 后续检查 or 复查 task for the enterprise of ``origin_id``, in the same plan and unit,
+    linked to the original (not random). Officers are either chosen (``officer_ids``, at
+    least the plan's k) or drawn by the protocol's ranking for this one task; recusals and
+    the officers of the enterprise's previous inspection are excluded from a draw, and a
+    chosen officer with a recusal is refused."""
+    if kind not in (KIND_LATER, KIND_RECHECK):
+        raise PlanError("未知的任务类型")
+    origin = lock_row(db.session, Task, origin_id)
+    if origin is None:
+        raise PlanError("抽查任务不存在")
+    plan = origin.plan
+    if plan.state not in (DISPATCHED, IN_PROGRESS, COMPLETED):
+        raise PlanError(f"计划当前状态为“{plan.state_label}”，不能派发{TASK_KINDS[kind]}任务。")
+    running = db.session.scalar(select(Task.code).where(Task.origin_task_id == origin.id, Task.kind == kind,
+                                                         Task.state != TASK_APPROVED).limit(1))
+    if running:
+        raise PlanError(f"该企业已有未完成的{TASK_KINDS[kind]}任务 {running}，完成后才能再派发。")
+    today = local_today()
+    pool_rows = officer_pool(origin.unit_id, max(today, plan.deadline))
+    pool = {o.id: o for o in pool_rows}
+    recused = set(db.session.scalars(select(Recusal.officer_id).where(Recusal.enterprise_id == origin.enterprise_id)))
+    rnd = (db.session.scalar(select(func.max(Task.round)).where(Task.plan_id == plan.id,
+                                                               Task.enterprise_id == origin.enterprise_id)) or 0) + 1
+    code = f"{origin.code}-{FOLLOWUP_CODE_LABELS[kind]}{rnd}"
+    excluded: set[str] = {o.cert_no for o in pool_rows if o.id in recused}
+    details: dict = {"origin": origin.code, "kind": kind}
+    if officer_ids:
+        ids = list(dict.fromkeys(int(i) for i in officer_ids))
+        if len(ids) < plan.k:
+            raise PlanError(f"请至少选择 {plan.k} 名检查人员。", {"officers": f"至少 {plan.k} 人"})
+        for officer_id in ids:
+            officer = pool.get(officer_id)
+            if officer is None:
+                raise PlanError("所选人员不是本单位在岗且执法证有效的检查人员。")
+            if officer_id in recused:
+                raise PlanError(f"{officer.name}（{officer.cert_no}）已对该企业申请回避，不能选派。")
+        chosen = [pool[i].cert_no for i in ids]
+        drawn = False
+    else:
+        excluded |= previous_inspectors(plan, [origin.enterprise_id]).get(origin.enterprise_id, set())
+        excluded |= {o.cert_no for o in origin.active_officers}     # the previous inspection's officers
+        certs = sorted(o.cert_no for o in pool_rows)
+        candidates = [c for c in certs if c not in excluded]
+        if len(candidates) < plan.k:
+            raise PlanError(f"{origin.unit.name}可抽取的检查人员（排除回避和上次检查人员后）只有 {len(candidates)} 人，"
+                            f"少于 {plan.k} 人，请改为指定人员。")
+        entropy_value = sampling.resolve_entropy(entropy)
+        digest = sampling.pool_digest(certs)
+        seed = sampling.inspector_seed(plan.code, code, digest, entropy_value)
+        assignment = sampling.assign_inspectors([(code, origin.uscc)], certs, {code: sorted(excluded)}, plan.k,
+                                                seed)[0]
+        chosen = list(assignment.inspectors)
+        drawn = True
+        details.update({"entropy": entropy_value, "seed": seed, "pool_digest": digest, "pool": certs})
+    task = Task(code=code, plan_id=plan.id, enterprise_id=origin.enterprise_id, unit_id=origin.unit_id,
+                uscc=origin.uscc, risk=origin.risk, position=origin.position, state=TASK_PENDING, kind=kind,
+                round=rnd, origin_task_id=origin.id, method=origin.method)
+    db.session.add(task)
+    db.session.flush()
+    db.session.add(TaskDrawInfo(task_id=task.id, excluded_json=json.dumps(sorted(excluded), ensure_ascii=False),
+                                cap_lifted=False))
+    by_cert = {o.cert_no: o for o in pool_rows}
+    for order, cert in enumerate(chosen):
+        db.session.add(TaskOfficer(task_id=task.id, officer_id=by_cert[cert].id, cert_no=cert, drawn=drawn,
+                                   pick_order=order, active=True))
+    db.session.flush()
+    details.update({"task": code, "officers": chosen, "drawn": drawn, "excluded": sorted(excluded)})
+    record("task.followup_created", task, details=details, user=actor)
+    return task
+
+
+def set_task_method(task_id: int, method: str, actor=None) -> Task:
+    """检查方式 of a task, chosen before the record is submitted."""
+    task = lock_row(db.session, Task, task_id)
+    if task is None:
+        raise PlanError("抽查任务不存在")
+    if method not in TASK_METHODS:
+        raise PlanError("请选择检查方式：" + "、".join(TASK_METHODS.values()))
+    if task.state not in (TASK_PENDING, TASK_IN_PROGRESS, TASK_RETURNED):
+        raise PlanError("检查记录已提交，不能再修改检查方式。")
+    if task.method != method:
+        record("task.method_set", task, details={"task": task.code, "from": task.method, "to": method}, user=actor)
+        task.method = method
+    return task
+
+
+def copy_plan_data(plan: Plan) -> dict:
+    """A new plan's fields from an earlier one (same scope, ratios, k, workdays), for the next year."""
+    year = plan.year + 1
+    return {"code": "", "name": plan.name.replace(str(plan.year), str(year)), "year": year,
+            "scope": plan.scope, "ratios": plan.ratios, "k": plan.k,
+            "deadline": plan.deadline.replace(year=year) if not (plan.deadline.month == 2 and plan.deadline.day == 29)
+            else default_deadline(year), "publication_workdays": plan.publication_workdays}
 
 
 def plans_for_public() -> list[Plan]:

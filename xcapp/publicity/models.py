@@ -34,8 +34,10 @@ class WorkdayYear(db.Model):
 
 
 class Publication(db.Model):
-    """An inspection result as published (exported for the national credit publicity system).
-    The first export sets ``first_published_at``; later re-exports keep it."""
+    """An inspection result exported for the national credit publicity system. The first
+    export sets ``first_published_at`` (first exported); later re-exports keep it. The
+    result counts as published only when an admin confirms the upload to the credit
+    system, with its date (``confirmed_on``)."""
 
     __tablename__ = "publication"
 
@@ -45,5 +47,8 @@ class Publication(db.Model):
     first_published_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_exported_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     exported_by: Mapped[str] = mapped_column(String(64), default="")
+    confirmed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    confirmed_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     inspection = relationship("Inspection", lazy="joined")

@@ -14,8 +14,8 @@ from ..plans.models import Plan, Task
 from . import bp
 from .models import WorkdayOverride, WorkdayYear
 from .workdays import PUBLICATION_DEADLINE_WORKDAYS
-from .services import (PublicityError, add_workdays, delete_override, export_publicity, mark_year_complete,
-                       set_override)
+from .services import (PublicityError, add_workdays, confirm_publication, delete_override, export_log,
+                       export_publicity, mark_year_complete, set_override)
 
 
 @bp.route("/workdays", methods=["GET", "POST"])
@@ -105,3 +105,43 @@ def export_csv(plan_id: int):
     db.session.commit()
     return file_response(data, f"text/csv; charset={'gb18030' if encoding == 'gb18030' else 'utf-8'}",
                          f"公示-{plan.code}.csv")
+
+
+def _unit_filter():
+    if current_user.role in (CITY_ADMIN, "readonly"):
+        return None
+    return lambda stmt: stmt.where(Task.unit_id == current_user.unit_id)  # noqa: E731
+
+
+@bp.route("/plans/<int:plan_id>")
+@access(*STAFF_ROLES)
+def export_log_page(plan_id: int):
+    """The CSV export's own log: what was exported, whether its upload to the credit system
+    was confirmed and when, and 逾期公示 when that was after the deadline."""
+    plan = db.get_or_404(Plan, plan_id)
+    rows = export_log(plan, _unit_filter())
+    from .categories import RESULT_CATEGORY_LABELS
+
+    ctx = dict(plan=plan, rows=rows, today=local_today(), categories=RESULT_CATEGORY_LABELS,
+               can_confirm=current_user.role in ADMIN_ROLES)
+    if request.headers.get("HX-Request"):
+        from jinja2_fragments.flask import render_block
+
+        return render_block("publicity/export_log.html", "log", **ctx)
+    return render_template("publicity/export_log.html", **ctx)
+
+
+@bp.route("/plans/<int:plan_id>/confirm", methods=["POST"])
+@access(*ADMIN_ROLES)
+def confirm(plan_id: int):
+    plan = db.get_or_404(Plan, plan_id)
+    on = _day(request.form.get("on", "").strip())
+    ids = [int(i) for i in request.form.getlist("publication") if i.isdigit()]
+    try:
+        n = confirm_publication(plan, ids, on, current_user, _unit_filter())
+        db.session.commit()
+        flash(f"已确认 {n} 条结果上传到国家企业信用信息公示系统（{on}），计为已公示。", "success")
+    except PublicityError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("publicity.export_log_page", plan_id=plan.id))

@@ -78,12 +78,19 @@ def mark_year_complete(year: int, complete: bool, actor=None) -> None:
 
 # ------------------------------------------------------------------ outcomes and CSV
 
-def outcome_category(inspection: Inspection, rectified_tasks: set[int] | None = None) -> str:
+def outcome_category(inspection: Inspection, rectified_tasks: set[int] | None = None,
+                     decisions: dict[int, str] | None = None) -> str:
     """The result category of a record (``rectified_tasks``: preloaded task ids whose
-    rectification passed its re-inspection, for exports of many rows)."""
-    enterprise = inspection.task.enterprise
-    licence_action = {"吊销": categories.LICENCE_REVOKED, "撤销": categories.LICENCE_ANNULLED}.get(
-        enterprise.licence_state)
+    rectification passed its re-inspection; ``decisions``: the licensing authority's
+    decision per task id, from the follow-up case; both preloaded for exports of many rows)."""
+    if decisions is None:
+        decisions = _case_decisions([inspection.task_id])
+    # The decision recorded on the task's case; else the registry's licence state (吊销/撤销
+    # entered there directly).
+    decision = decisions.get(inspection.task_id) or inspection.task.enterprise.licence_state
+    if decisions.get(inspection.task_id) == "注销":
+        return categories.CAT_DEREGISTERED
+    licence_action = {"吊销": categories.LICENCE_REVOKED, "撤销": categories.LICENCE_ANNULLED}.get(decision)
     if inspection.not_inspected_reason:
         outcome = categories.Outcome(not_inspected_reason=inspection.not_inspected_reason,
                                      licence_action=licence_action)
@@ -99,10 +106,30 @@ def rectified(inspection: Inspection) -> bool:
 
 
 def _rectified_tasks(task_ids) -> set[int]:
+    return {task_id for task_id, rectified, _decision in _case_rows(task_ids) if rectified}
+
+
+def _case_decisions(task_ids) -> dict[int, str]:
+    return {task_id: decision for task_id, _rectified, decision in _case_rows(task_ids) if decision}
+
+
+def _case_rows(task_ids):
     from ..oversight.models import FollowUpCase
 
-    return set(db.session.scalars(select(FollowUpCase.task_id).where(FollowUpCase.task_id.in_(task_ids),
-                                                                    FollowUpCase.rectified.is_(True))))
+    return db.session.execute(select(FollowUpCase.task_id, FollowUpCase.rectified, FollowUpCase.decision)
+                              .where(FollowUpCase.task_id.in_(task_ids))).all()
+
+
+# The credit system's 检查方式 per task method (plans.models.TASK_METHODS), and the value
+# for a record of an enterprise that could not be inspected.
+METHOD_NOT_DONE = "未能实施检查"
+
+
+def csv_method(inspection: Inspection) -> str:
+    if inspection.not_inspected_reason:
+        return METHOD_NOT_DONE
+    return categories.INSPECTION_METHOD_LABELS.get(inspection.task.method,
+                                                   categories.INSPECTION_METHOD_LABELS[categories.METHOD_ONSITE])
 
 
 CSV_HEADERS = ["序号", "抽查计划编号", "抽查计划名称", "抽查任务编号", "企业名称", "统一社会信用代码", "检查实施机关",
@@ -148,11 +175,14 @@ def export_publicity(plan: Plan, encoding: str = "utf-8-sig", actor=None, stmt_f
     existing = {p.inspection_id: p for p in db.session.scalars(
         select(Publication).join(Inspection, Inspection.id == Publication.inspection_id)
         .join(Task, Task.id == Inspection.task_id).where(Task.plan_id == plan.id))}
-    rectified_tasks = _rectified_tasks(select(Task.id).where(Task.plan_id == plan.id))
+    in_plan = select(Task.id).where(Task.plan_id == plan.id)
+    case_rows = _case_rows(in_plan)
+    rectified_tasks = {t for t, rectified, _d in case_rows if rectified}
+    decisions = {t: d for t, _r, d in case_rows if d}
     by = actor.username if actor else "system"
     new_rows, touched = [], []
     for n, inspection in enumerate(inspections, 1):
-        category = outcome_category(inspection, rectified_tasks)
+        category = outcome_category(inspection, rectified_tasks, decisions)
         publication = existing.get(inspection.id)
         if publication is None:
             new_rows.append({"inspection_id": inspection.id, "category": category, "first_published_at": now,
@@ -161,7 +191,7 @@ def export_publicity(plan: Plan, encoding: str = "utf-8-sig", actor=None, stmt_f
             touched.append((publication, category))
         task = inspection.task
         values = [n, plan.code, plan.name, task.code, task.enterprise.name, task.uscc, task.unit.full_name,
-                  "双随机抽查", inspection.method or "实地检查",
+                  "双随机抽查", csv_method(inspection),
                   inspection.inspection_date.isoformat() if inspection.inspection_date else "",
                   categories.RESULT_CATEGORY_LABELS[category], _remark(inspection, category)]
         writer.writerow([neutralize(str(v)) for v in values])
@@ -187,3 +217,67 @@ def published(plan: Plan | None = None, query: str = "") -> list[Publication]:
     return db.session.scalars(stmt.order_by(Task.code).limit(500)).unique().all()
 
 
+
+
+# ------------------------------------------------------------------ confirmed publication
+
+@dataclass
+class LogRow:
+    publication: Publication
+    deadline: date | None
+    late: bool | None          # None: not confirmed yet, or deadline 待定
+
+
+def export_log(plan: Plan, stmt_filter=None) -> list[LogRow]:
+    """The CSV export's own log: every exported result of the plan with its publication
+    deadline, first export, confirmed upload date and 逾期公示 when confirmed after the deadline."""
+    stmt = (select(Publication).join(Inspection, Inspection.id == Publication.inspection_id)
+            .join(Task, Task.id == Inspection.task_id).where(Task.plan_id == plan.id).order_by(Task.code))
+    if stmt_filter is not None:
+        stmt = stmt_filter(stmt)
+    cal = calendar()
+    out = []
+    for publication in db.session.scalars(stmt).unique():
+        day = publication.inspection.inspection_date
+        deadline = cal.deadline_or_none(day, plan.publication_workdays) if day else None
+        late = None
+        if publication.confirmed_on is not None and deadline is not None:
+            late = publication.confirmed_on > deadline
+        out.append(LogRow(publication, deadline, late))
+    return out
+
+
+def confirm_publication(plan: Plan, publication_ids: list[int], on: date | None, actor, stmt_filter=None) -> int:
+    """The admin confirms that the exported results were uploaded to the credit system on
+    ``on``: only then they count as published. Confirmed rows keep their first date."""
+    from ..core.timeutil import local_today
+
+    if on is None:
+        raise PublicityError("请填写上传到国家企业信用信息公示系统的日期")
+    if on > local_today():
+        raise PublicityError(f"上传日期不能晚于今天（{local_today().isoformat()}）")
+    if not publication_ids:
+        raise PublicityError("请选择已上传的结果")
+    rows = {r.publication.id: r for r in export_log(plan, stmt_filter)}
+    chosen = [rows[i].publication for i in publication_ids if i in rows]
+    if len(chosen) != len(set(publication_ids)):
+        raise PublicityError("所选结果不属于本计划或不在您的管理范围内")
+    now = utcnow()
+    confirmed = []
+    for publication in chosen:
+        if publication.confirmed_on is not None:
+            continue
+        if on < to_local_date(publication.first_published_at):
+            raise PublicityError(f"上传日期不能早于该结果首次导出的日期（{to_local_date(publication.first_published_at)}）")
+        publication.confirmed_on, publication.confirmed_by, publication.confirmed_at = on, actor.username, now
+        confirmed.append(publication.inspection.task.code)
+    if confirmed:
+        record("publicity.confirmed", plan, details={"plan": plan.code, "on": on.isoformat(), "tasks": confirmed},
+               user=actor)
+    return len(confirmed)
+
+
+def to_local_date(value) -> date:
+    from ..core.timeutil import to_local
+
+    return to_local(value).date()
