@@ -37,5 +37,47 @@ def run(report: Report) -> None:
                        f"median {median(embedded) * 1000:.0f} ms, p95 {p95(embedded) * 1000:.0f} ms, {size // 1024} KB; "
                        f"floor = built-in non-embedded STSong-Light median {median(builtin) * 1000:.0f} ms; "
                        f"ratio {median(embedded) / median(builtin):.1f}x (target <= 250 ms)")
+            _largest_record(report, inspection, url_)
             db.session.remove()
             db.engine.dispose()
+
+
+def _largest_record(report: Report, inspection, url_: str) -> None:
+    """The largest record the caps allow (issue 11.10): 30 item-12 rows with every field at
+    its limit (all 不符合, so each also lands in the problem summary), every item remark at
+    its limit and a full equipment table; target <= 2 s, beside the ordinary form."""
+    from flask import current_app
+
+    from xcapp.extensions import db
+    from xcapp.inspections import rules
+    from xcapp.inspections.models import EquipmentRow, ExtraRow
+    from xcapp.inspections.pdf import render_inspection_pdf
+    from xcapp.inspections.services import answers_map, remarks_map, rows_for_rules
+
+    text = "产品执行标准与实施细则要求的检验项目核对记录" * 400
+    for i in range(rules.MAX_EXTRA_ROWS):
+        inspection.extra_rows.append(ExtraRow(inspection_id=inspection.id, position=i,
+                                              project=text[:rules.MAX_ROW_PROJECT], record=text[:rules.MAX_ROW_RECORD],
+                                              conclusion=rules.NONCONFORM, remark=text[:rules.MAX_ROW_REMARK]))
+    for answer in inspection.answers:
+        answer.remark = text[:rules.MAX_ITEM_REMARK]
+    for i in range(len(inspection.equipment_rows), rules.MAX_EQUIPMENT_ROWS):
+        inspection.equipment_rows.append(EquipmentRow(inspection_id=inspection.id, position=i, name=text[:100],
+                                                      model=text[:100], licensed_qty=1, onsite_qty=1,
+                                                      status=rules.EQUIP_SAME, remark=text[:500]))
+    inspection.problem_summary = rules.problem_summary(answers_map(inspection), rows_for_rules(inspection),
+                                                       remarks_map(inspection))
+    db.session.flush()
+    with current_app.test_request_context():
+        render_inspection_pdf(inspection, url_)
+        size = len(render_inspection_pdf(inspection, url_))
+        _, largest = timed(lambda: render_inspection_pdf(inspection, url_), repeat=3)
+    db.session.rollback()
+    with current_app.test_request_context():
+        _, floor = timed(lambda: render_inspection_pdf(inspection, url_), repeat=3)
+    report.add(f"一企两表 PDF, largest allowed record ({rules.MAX_EXTRA_ROWS} item-12 rows at "
+               f"{rules.MAX_ROW_PROJECT}/{rules.MAX_ROW_RECORD}/{rules.MAX_ROW_REMARK} chars, item remarks "
+               f"{rules.MAX_ITEM_REMARK} chars, {rules.MAX_EQUIPMENT_ROWS} equipment rows): median "
+               f"{median(largest) * 1000:.0f} ms, max {max(largest) * 1000:.0f} ms, {size // 1024} KB; floor = the "
+               f"ordinary record median {median(floor) * 1000:.0f} ms; ratio {median(largest) / median(floor):.1f}x "
+               f"(target <= 2000 ms)")
