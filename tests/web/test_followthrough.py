@@ -266,3 +266,41 @@ def test_copy_plan_from_last_year(plan, client, auth, make_user):
     page = client.get(f"/plans/new?copy={plan.id}").get_data(as_text=True)
     assert f'value="{plan.year + 1}"' in page and f"{plan.year + 1}年后续" in page
     assert "复制为下一年计划" in client.get(f"/plans/{plan.id}").get_data(as_text=True)
+
+
+def test_self_report_on_the_task_before_the_visit_and_its_match_in_the_pdf(plan, client, auth, make_user):
+    from pypdf import PdfReader
+
+    admin = make_user("county_admin", "411002")
+    task = _tasks(plan)[0]
+    auth.login_as(admin)
+    page = client.get(f"/plans/tasks/{task.id}").get_data(as_text=True)
+    assert "企业自查报告" in page and "尚未录入" in page
+    bad = client.post(f"/inspections/tasks/{task.id}/self-report",
+                      data={"text": "", "file": (io.BytesIO(b"not a pdf"), "r.pdf")},
+                      content_type="multipart/form-data")
+    assert bad.status_code == 302
+    assert "尚未录入" in client.get(f"/plans/tasks/{task.id}").get_data(as_text=True)
+    ok = client.post(f"/inspections/tasks/{task.id}/self-report",
+                     data={"text": "企业自查：12 项均符合。", "file": (io.BytesIO(b"%PDF-1.4 test"), "自查.pdf")},
+                     content_type="multipart/form-data")
+    assert ok.status_code == 302
+    page = client.get(f"/plans/tasks/{task.id}").get_data(as_text=True)
+    assert "企业自查：12 项均符合。" in page and "自查.pdf" in page
+    inspection = _approved(task, admin, conclusion="pass")
+    inspection = db.session.get(Inspection, inspection.id)
+    # A report handed in after submission is appended, never changing what was sealed.
+    client.post(f"/inspections/tasks/{task.id}/self-report", data={"text": "补交的自查报告"},
+                content_type="multipart/form-data")
+    db.session.expire_all()
+    from xcapp.inspections.models import SelfReport
+
+    assert db.session.get(SelfReport, task.id).text == "企业自查：12 项均符合。"
+    assert [a.text for a in db.session.get(Inspection, inspection.id).additions] == ["补交的自查报告"]
+    # The PDF prints the match with its note.
+    record = db.session.get(Inspection, inspection.id)
+    record.self_check_match, record.self_check_note = "partly", "原料台账未按月汇总"
+    db.session.commit()
+    response = client.get(f"/inspections/{inspection.id}/pdf")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(response.data)).pages).replace("\n", "")
+    assert "企业自查报告与实际情况的符合性" in text and "基本符合" in text and "原料台账未按月汇总" in text

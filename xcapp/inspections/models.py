@@ -99,6 +99,10 @@ class Inspection(db.Model):
     def state_label(self) -> str:
         return STATE_LABELS.get(self.state, self.state)
 
+    @property
+    def self_check_label(self) -> str:
+        return SELF_CHECK_MATCH.get(self.self_check_match, "")
+
     def answer(self, item_no: int) -> "Answer | None":
         return next((a for a in self.answers if a.item_no == item_no), None)
 

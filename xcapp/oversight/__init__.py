@@ -20,3 +20,12 @@ def _enterprise_inspections(enterprise_id: int):
     from .services import enterprise_inspections
 
     return enterprise_inspections(enterprise_id, current_user)
+
+
+@bp.app_template_global("self_report_of")
+def _self_report_of(task_id: int):
+    """The enterprise's 自查报告 of a task, for the task page (plans sits below inspections)."""
+    from ..extensions import db
+    from ..inspections.models import SelfReport
+
+    return db.session.get(SelfReport, task_id)

@@ -245,7 +245,8 @@ def task_detail(task_id: int):
         can_edit_unit(task.unit_id) or (current_user.role == INSPECTOR))
     return render_template("plans/task_detail.html", task=task, replacements=replacements,
                            can_replace=can_replace, replace_form=ReplaceForm(), methods=TASK_METHODS,
-                           can_method=can_method)
+                           can_method=can_method,
+                           can_self_report=can_edit_unit(task.unit_id) or current_user.role == INSPECTOR)
 
 
 @bp.route("/tasks/<int:task_id>/method", methods=["POST"])
