@@ -43,6 +43,7 @@ from datetime import timedelta
 
 from flask import current_app, g, has_request_context, request
 from sqlalchemy import delete, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from ..audit.services import record, record_many
 from ..core.roles import CITY_ADMIN
@@ -395,6 +396,14 @@ def apply(kind_key: str, data: bytes, filename: str, actor=None, batch_id: int |
                 _finish(preview, kind_key, data, filename, actor, batch_id)
             db.session.commit()
             progress.chunks += 1
+    except IntegrityError:
+        # PostgreSQL: another transaction took one of the file's keys between this
+        # chunk's check and its insert (SQLite's write lock rules that out).
+        db.session.rollback()
+        if progress.chunks:
+            _revert(kind_key, progress, filename, actor, batch_id, reason="stale")
+        preview.problems = [CellProblem(0, "", STALE_MESSAGE)]
+        raise ImportRejected(preview) from None
     except (_ChunkFailed, ImportInProgress, AlreadyApplied) as exc:
         db.session.rollback()
         if progress.chunks:

@@ -11,6 +11,11 @@ they are collected in ``Table.problems`` as :class:`CellProblem`
 ``(row, column, message)`` so an import service can show every one of them as
 (行, 列, 中文说明) and write nothing while the list is not empty.
 
+* A workbook is read by :mod:`xcapp.registry.xlsx_reader`, streaming, with budgets
+  of rows (empty ones included), cells, shared strings and characters derived from
+  ``max_rows`` (:func:`xlsx_budget`); a file over a budget is refused as soon as the
+  reader passes it, with a Chinese message (issue 11.4). CSV rows, empty lines
+  included, have the same row budget.
 * Only the first worksheet of a workbook is read. The header is the first
   non-empty row; completely empty rows are skipped; ``row_numbers`` are the row
   numbers the user sees in Excel (for CSV: the line on which the record starts).
@@ -20,8 +25,8 @@ they are collected in ``Table.problems`` as :class:`CellProblem`
   integral Excel numbers → ``str(int)`` (so codes and phones get no ``.0``);
   other numbers → ``str``. Full-width characters are kept: the field
   validators normalise them.
-* Formulas are never evaluated. A workbook is opened with ``data_only=False``,
-  so a formula cell shows as its formula text and becomes a cell problem. In
+* Formulas are never evaluated: a formula cell shows as its formula text and
+  becomes a cell problem. In
   either format a string that starts with ``=`` ``+`` ``-`` ``@`` (after
   stripping) is also a problem: it would run as a formula when the data is
   exported and opened in a spreadsheet (CSV injection: ``=HYPERLINK(...)``,
