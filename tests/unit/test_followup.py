@@ -49,3 +49,43 @@ def test_proposals():
     later = f.proposals(f.PENDING, rectify_deadline=None, today=today, licence_expired=False, production_stopped=False,
                         not_inspected_reason="suspended")
     assert later and later[0].action == "" and "后续检查" in later[0].reason
+
+
+def test_decision_only_after_referral_and_closes():
+    from xcapp.oversight import followup as f
+
+    assert f.next_state(f.REFERRED, f.DECIDE) == f.CLOSED
+    for state in (f.PENDING, f.RECTIFYING, f.RECHECK_FAIL, f.RECHECK_PASS, f.CLOSED):
+        with pytest.raises(f.FollowUpError):
+            f.next_state(state, f.DECIDE)
+    assert f.DECIDE in f.allowed_actions(f.REFERRED)
+
+
+def test_check_decision_needs_kind_date_and_document_number():
+    from datetime import date
+
+    from xcapp.oversight import followup as f
+
+    today = date(2023, 12, 1)
+    f.check_decision("吊销", date(2023, 11, 30), "豫市监许吊〔2023〕1号", today)
+    for args, message in ((("罚款", date(2023, 11, 30), "x"), "请选择"), (("吊销", None, "x"), "决定日期"),
+                          (("吊销", date(2023, 12, 2), "x"), "不能晚于今天"), (("注销", date(2023, 11, 1), " "), "文号"),
+                          (("注销", date(2023, 11, 1), "x" * 61), "60")):
+        with pytest.raises(f.FollowUpError, match=message):
+            f.check_decision(*args, today)
+    assert f.DECISIONS["不予处理"] is None and f.DECISIONS["撤销"] == "撤销"
+
+
+def test_recheck_task_keeps_rectifying_and_awaiting_decision_is_proposed():
+    from datetime import date
+
+    from xcapp.oversight import followup as f
+
+    assert f.next_state(f.RECTIFYING, f.RECHECK_TASK) == f.RECTIFYING
+    with pytest.raises(f.FollowUpError):
+        f.next_state(f.PENDING, f.RECHECK_TASK)
+    proposals = f.proposals(f.REFERRED, rectify_deadline=None, today=date(2023, 12, 1), licence_expired=False,
+                            production_stopped=False, awaiting_decision=True)
+    assert [p.action for p in proposals] == [f.DECIDE]
+    assert f.proposals(f.REFERRED, rectify_deadline=None, today=date(2023, 12, 1), licence_expired=False,
+                       production_stopped=False) == []
