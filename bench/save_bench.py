@@ -166,11 +166,14 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         return self
 
-    def request(self, method, path, data=None, headers=None):
+    def request(self, method, path, data=None, headers=None, raw: tuple[bytes, str] | None = None):
+        """``data``: form fields (urlencoded); ``raw``: (body, content type), e.g. multipart."""
         body = urlencode(data, doseq=True) if data is not None else None
         hdrs = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
         if body is not None:
             hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        if raw is not None:
+            body, hdrs["Content-Type"] = raw
         hdrs.update(headers or {})
         self.conn.request(method, path, body=body, headers=hdrs)
         response = self.conn.getresponse()
