@@ -1,12 +1,12 @@
 """Run every benchmark: `make bench`. Figures go to stdout and bench/results/latest.txt."""
 import sys
 
-from . import draw_bench, page_bench, pdf_bench, phone_bench, registry_bench, report_bench, save_bench
+from . import draw_bench, mix_bench, page_bench, pdf_bench, phone_bench, registry_bench, report_bench, save_bench
 from .common import Report
 
 BENCHMARKS = {"registry": registry_bench.run, "draw": draw_bench.run, "draw-dense": draw_bench.dense, "save": save_bench.run, "pdf": pdf_bench.run,
               "pages": page_bench.run, "phone": phone_bench.run, "report": report_bench.summary,
-              "archive": report_bench.archive}
+              "archive": report_bench.archive, "mix": mix_bench.run}
 
 
 def main(argv: list[str]) -> int:
