@@ -5,7 +5,7 @@ right after commit (xcapp.audit.services.chain_pending), so no transaction holds
 audit_head. Existing rows keep their hashes: their chain position is their id.
 
 Revision ID: 0012_audit_chain
-Revises: 0011_friction
+Revises: 0010_offline
 Create Date: 2026-11-29 08:00:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0012_audit_chain'
-down_revision = '0011_friction'
+down_revision = '0010_offline'
 branch_labels = None
 depends_on = None
 
