@@ -57,7 +57,7 @@ from .services import build_lookups
 from .tabular import CellProblem, TableError, read_table, records
 
 MAX_IMPORT_ROWS = 50_000
-WRITE_CHUNK = 500                       # records per write transaction
+WRITE_CHUNK = 200                       # records per write transaction (about 3,400 rows with history)
 RESUME_AFTER = timedelta(minutes=2)     # an 'applying' batch without progress for this long may be resumed
 STALE_MESSAGE = "该记录在预览后已被修改（或被他人登记），请重新上传文件预览后再确认导入"
 
