@@ -304,3 +304,29 @@ def test_self_report_on_the_task_before_the_visit_and_its_match_in_the_pdf(plan,
     response = client.get(f"/inspections/{inspection.id}/pdf")
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(response.data)).pages).replace("\n", "")
     assert "企业自查报告与实际情况的符合性" in text and "基本符合" in text and "原料台账未按月汇总" in text
+
+
+def test_next_years_draw_excludes_the_officers_of_the_latest_inspection_in_the_history(plan, make_user):
+    """The previous-inspection exclusion reads the enterprise's whole history: a later
+    inspection after the drawn one is the previous inspection for next year's draw."""
+    from xcapp.oversight.services import create_later_task
+    from xcapp.plans.services import (copy_plan_data, create_plan, dispatch_plan, draw_enterprises, freeze_plan,
+                                      previous_inspectors)
+
+    admin = make_user("county_admin", "411002")
+    original = _tasks(plan)[0]
+    _approved(original, admin, conclusion="", reason="unreachable")
+    later = create_later_task(original.id, None, "后续", admin)
+    db.session.commit()
+    data = copy_plan_data(plan)
+    assert data["scope"] == plan.scope and data["ratios"] == plan.ratios and data["year"] == plan.year + 1
+    raw = {"code": "下一年", "name": data["name"], "year": data["year"], "k": data["k"],
+           "deadline": data["deadline"].isoformat(), "scope": data["scope"],
+           **dict(zip(("ratio_low", "ratio_mid", "ratio_midhigh", "ratio_high"), data["ratios"].values()))}
+    plan2 = create_plan(raw)
+    freeze_plan(plan2.id)
+    draw_enterprises(plan2.id, "z")
+    dispatch_plan(plan2.id)
+    db.session.commit()
+    assert previous_inspectors(plan2, [original.enterprise_id])[original.enterprise_id] == \
+        {o.cert_no for o in later.active_officers}
