@@ -11,7 +11,7 @@
   "use strict";
   var Q = window.xcappSync;
   if (!Q || !window.htmx || !document.body.classList.contains("checklist-page")) { return; }
-  var MAX_SIDE = 1600, QUALITY = 0.85;
+  var MAX_SIDE = 1600, QUALITY = 0.8;
   var PAGE = window.location.pathname;
   var savedAt = {};              // form id -> server time of its last acknowledged save
   var refused = {};              // form id -> message
