@@ -91,6 +91,24 @@ def test_later_inspection_of_a_suspended_enterprise_counts_for_the_original(plan
     # The draw excluded the previous inspection's officers.
     assert not {o.cert_no for o in later.active_officers} & {o.cert_no for o in original.active_officers}
     assert later.code in client.get(f"/plans/tasks/{original.id}").get_data(as_text=True)
+    # It is in the officers' 我的任务, marked as a later inspection; the plan's task count is unchanged.
+    officer_user = make_user("inspector", "411002")
+    later.active_officers[0].officer.user_id = officer_user.id
+    db.session.commit()
+    auth.login_as(officer_user)
+    mine = client.get("/inspections/mine").get_data(as_text=True)
+    assert later.code in mine and "后续检查" in mine
+    auth.login_as(admin)
+    matching = client.get(f"/plans/{plan.id}/tasks").get_data(as_text=True)
+    assert later.code in matching and '<span class="badge">后续检查</span>' in matching
+    from flask import current_app
+    from flask_login import login_user
+
+    from xcapp.plans.routes import _unit_rows
+
+    with current_app.test_request_context():
+        login_user(admin)
+        assert [count for _unit, count, _draw in _unit_rows(plan)] == [3]      # drawn tasks only
     # A second later task while the first runs is refused.
     client.post(f"/oversight/tasks/{original.id}/later", data={"mode": "draw"})
     assert db.session.scalar(select(db.func.count()).select_from(Task).where(Task.kind == "later")) == 1

@@ -14,7 +14,7 @@ from ..htmx import is_htmx
 from ..registry.services import categories
 from . import bp
 from .forms import EntropyForm, PlanForm, ReplaceForm
-from .models import DRAFT, PLAN_STATES, EnterpriseDraw, InspectorDraw, Plan, Task
+from .models import DRAFT, KIND_DRAWN, PLAN_STATES, EnterpriseDraw, InspectorDraw, Plan, Task
 from .services import (PlanError, create_plan, default_deadline, dispatch_plan, draw_enterprises, draw_officers,
                        draw_officers_many, freeze_plan, preview, replace_officer, units_without_officer_draw,
                        update_plan)
@@ -71,7 +71,8 @@ def _apply_errors(form, exc: PlanError) -> None:
 @access(*STAFF_ROLES)
 def plan_list():
     plans = db.session.scalars(select(Plan).order_by(Plan.year.desc(), Plan.id.desc())).all()
-    counts = dict(db.session.execute(scoped(select(Task.plan_id, func.count()), Task).group_by(Task.plan_id)).all())
+    counts = dict(db.session.execute(scoped(select(Task.plan_id, func.count()).where(Task.kind == KIND_DRAWN), Task)
+                                     .group_by(Task.plan_id)).all())
     return render_template("plans/plan_list.html", plans=plans, task_counts=counts)
 
 
@@ -119,7 +120,9 @@ def plan_edit(plan_id: int):
 
 def _unit_rows(plan: Plan):
     """Per unit: tasks, and whether its officers were drawn (scoped for county admins)."""
-    stmt = scoped(select(Task.unit_id, func.count()).where(Task.plan_id == plan.id), Task).group_by(Task.unit_id)
+    # Drawn tasks only: later inspections and 复查 count for their original (oversight.facts).
+    stmt = scoped(select(Task.unit_id, func.count()).where(Task.plan_id == plan.id, Task.kind == KIND_DRAWN),
+                  Task).group_by(Task.unit_id)
     counts = dict(db.session.execute(stmt).all())
     draws = {d.unit_id: d for d in db.session.scalars(select(InspectorDraw).where(InspectorDraw.plan_id == plan.id))}
     units = db.session.scalars(select(Unit).where(Unit.id.in_(counts)).order_by(Unit.sort_order)).all()
