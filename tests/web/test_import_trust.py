@@ -270,3 +270,19 @@ def test_a_record_changed_after_the_preview_refuses_the_whole_file(app, client, 
     assert db.session.get(Enterprise, existing_id).risk == "中"
     assert db.session.get(ImportBatch, batch_id).status == "previewed"
     assert verify_chain().ok
+
+
+def test_hostile_workbook_upload_refused_quickly_through_the_page(client, auth, make_user):
+    """11.4 end to end: the page answers 422 with the reason, nothing is imported."""
+    from tests.unit.test_hostile_xlsx import SHEET_HEAD, SHEET_TAIL, repeated, workbook
+
+    auth.login_as(make_user("city_admin"))
+    data = workbook([SHEET_HEAD, *repeated(b"<row/>", 1_900_000), SHEET_TAIL])
+    started = time.perf_counter()
+    response = client.post("/registry/import", data={"kind": "enterprises", "file": (io.BytesIO(data), "h.xlsx")},
+                           content_type="multipart/form-data")
+    assert time.perf_counter() - started < 10
+    assert response.status_code == 422
+    assert "含空行" in response.get_data(as_text=True)
+    assert count(Enterprise) == 0
+    assert db.session.scalar(select(ImportBatch.status)) == "rejected"
