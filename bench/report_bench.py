@@ -26,7 +26,6 @@ def _results(plan_id: int, share_done: float = 0.9, seed: int = 13, photos: list
     """Inspections, answers, publications and follow-up cases for the plan's tasks, bulk-inserted."""
     from sqlalchemy import func, select
 
-    from xcapp.db_setup import bulk_insert
     from xcapp.extensions import db
     from xcapp.inspections import rules
     from xcapp.inspections.demo import FAILING, PASSING
@@ -53,7 +52,7 @@ def _results(plan_id: int, share_done: float = 0.9, seed: int = 13, photos: list
                             "inspection_date": DAY + timedelta(days=rnd.randrange(30)),
                             "conclusion": {"pass": "pass", "fail": "fail", "not": ""}[kind], "submitted_by": "bench",
                             "seal_hash": "", "reviewed_by": "bench", "return_reason": ""})
-    bulk_insert(db.session, Inspection.__table__, inspections)
+    _insert(Inspection.__table__, inspections)
     ids = dict(db.session.execute(select(Inspection.task_id, Inspection.id).where(
         Inspection.task_id.in_(select(Task.id).where(Task.plan_id == plan_id)))).all())
     answers, pubs, cases = [], [], []
@@ -78,11 +77,11 @@ def _results(plan_id: int, share_done: float = 0.9, seed: int = 13, photos: list
             cases.append({"task_id": task_id, "inspection_id": iid, "kind": "fail" if kind == "fail" else "not_inspected",
                           "state": "rectifying" if kind == "fail" else "pending", "rectified": False, "created_at": now,
                           "rectify_deadline": DAY + timedelta(days=60) if kind == "fail" else None})
-    bulk_insert(db.session, Answer.__table__, answers)
-    bulk_insert(db.session, Publication.__table__, pubs)
-    bulk_insert(db.session, FollowUpCase.__table__, cases)
+    _insert(Answer.__table__, answers)
+    _insert(Publication.__table__, pubs)
+    _insert(FollowUpCase.__table__, cases)
     case_ids = db.session.execute(select(FollowUpCase.id, FollowUpCase.kind)).all()
-    bulk_insert(db.session, FollowUpAction.__table__, [
+    _insert(FollowUpAction.__table__, [
         {"case_id": cid, "action": "order", "note": "限期整改", "deadline": DAY + timedelta(days=60), "recheck_passed": None,
          "from_state": "pending", "to_state": "rectifying", "at": now, "by": "bench"}
         for cid, kind in case_ids if kind == "fail"])
@@ -96,9 +95,9 @@ def _results(plan_id: int, share_done: float = 0.9, seed: int = 13, photos: list
                 data = photos[(task_id + k) % len(photos)]
                 rows.append({"sha256": hashlib.sha256(data).hexdigest(), "content_type": "image/jpeg",
                              "size": len(data), "data": data, "filename": "", "created_at": now, "created_by": "bench"})
-            bulk_insert(db.session, Blob.__table__, rows)
+            _insert(Blob.__table__, rows)
             blob_ids = db.session.execute(select(Blob.id).order_by(Blob.id.desc()).limit(PHOTOS_PER_TASK)).scalars().all()
-            bulk_insert(db.session, Photo.__table__, [
+            _insert(Photo.__table__, [
                 {"inspection_id": iid, "item_no": (1, 6, 9)[k], "blob_id": b, "thumb_blob_id": b, "uploaded_at": now,
                  "uploaded_by": "bench", "sha256": rows[k]["sha256"]} for k, b in enumerate(sorted(blob_ids))])
             n_photos += PHOTOS_PER_TASK
@@ -110,6 +109,22 @@ def _results(plan_id: int, share_done: float = 0.9, seed: int = 13, photos: list
         db.session.commit()
     return {"tasks": len(tasks), "inspections": len(inspections), "answers": len(answers), "cases": len(cases),
             "photos": n_photos, "photo_bytes": db.session.scalar(select(func.coalesce(func.sum(Blob.size), 0)))}
+
+
+def _insert(table, rows: list[dict]) -> None:
+    """bulk_insert with every column's Python-side default filled in (PostgreSQL's COPY
+    would otherwise write NULL into NOT NULL columns)."""
+    from xcapp.db_setup import bulk_insert
+    from xcapp.extensions import db
+
+    now = datetime(2026, 10, 1)
+    for column in table.columns:
+        if column.primary_key or column.default is None:
+            continue
+        value = column.default.arg if column.default.is_scalar else now
+        for row in rows:
+            row.setdefault(column.name, value)
+    bulk_insert(db.session, table, rows)
 
 
 def _plan(code: str, ratios: tuple[int, int, int, int]):
