@@ -194,6 +194,21 @@ def test_item12_rows_and_text_are_capped_with_a_message(started, client):
     assert summary.status_code == 422 and "问题汇总最多" in summary.get_data(as_text=True)
 
 
+def test_equipment_rows_and_remarks_are_capped(started, client):
+    _task, _officers, _users, inspection = started
+    row = inspection.equipment_rows[0]
+    r = client.post(f"/inspections/{inspection.id}/equipment/{row.id}", headers=HX,
+                    data={"remark": "备" * (rules.MAX_EQUIPMENT_REMARK + 1)})
+    assert r.status_code == 422 and f"最多 {rules.MAX_EQUIPMENT_REMARK} 个字" in r.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(type(row), row.id).remark == ""
+    for _ in range(rules.MAX_EQUIPMENT_ROWS - len(inspection.equipment_rows)):
+        assert client.post(f"/inspections/{inspection.id}/equipment", headers=HX).status_code == 200
+    full = client.post(f"/inspections/{inspection.id}/equipment", headers=HX)
+    assert full.status_code == 422 and f"最多 {rules.MAX_EQUIPMENT_ROWS} 行" in full.get_data(as_text=True)
+    assert len(db.session.get(Inspection, inspection.id).equipment_rows) == rules.MAX_EQUIPMENT_ROWS
+
+
 def test_item12_posts_without_conclusion_never_answer_5xx(started, client):
     _task, _officers, _users, inspection = started
     for data in ({"record_present": "1"}, {}, {"remark": "x"}, {"record_present": "1", "record": "bogus"}):

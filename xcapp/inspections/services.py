@@ -391,7 +391,7 @@ def save_equipment_row(inspection_id: int, row_id: int, data: dict, actor, key: 
             setattr(row, field, clean_text(data[field])[:100])
     if "remark" in data:
         remark = clean_text(data["remark"])
-        error = rules.too_long("设备备注", remark, 500)
+        error = rules.too_long("设备备注", remark, rules.MAX_EQUIPMENT_REMARK)
         if error:
             raise InspectionError(error)
         row.remark = remark
