@@ -104,6 +104,8 @@ EXPECTED = {
     ("registry.import_upload", "POST"): admins(422),
     # Only the admin who uploaded a file confirms it.
     ("registry.import_apply", "POST"): owned(302, readonly=403, inspector=403, other=404) | {"city_admin": 404},
+    # The column-mapping step (issue 13.4): likewise only the uploader; the sample file needs no mapping.
+    ("registry.import_map", "POST"): owned(200, readonly=403, inspector=403, other=404) | {"city_admin": 404},
     ("registry.import_template", "GET"): admins(200),
     # Plans: the city runs them, every staff role may look; counties work on their own unit.
     ("plans.plan_list", "GET"): staff(),

@@ -17,7 +17,12 @@ from .validation import (ValidationError, clean_text, normalize_code, normalize_
                          refuse_formula, validate_licence_no, validate_phone, validate_uscc)
 
 RISK_CLASSES = ("低", "中", "中高", "高")
-RISK_ALIASES = {"低": "低", "低风险": "低", "中": "中", "中风险": "中", "中高": "中高", "中高风险": "中高",
+#: Not yet classified (issue 13.4): an enterprise imported from the licence database stays
+#: 待定 until a risk-classification import sets its class. It is never drawn as some class:
+#: a plan whose scope holds one cannot be frozen (xcapp/plans/services.freeze_plan).
+RISK_PENDING = "待定"
+RISK_CHOICES = RISK_CLASSES + (RISK_PENDING,)
+RISK_ALIASES = {"待定": "待定", "未定": "待定", "未分级": "待定", "未定级": "待定", "pending": "待定","低": "低", "低风险": "低", "中": "中", "中风险": "中", "中高": "中高", "中高风险": "中高",
                 "较高": "中高", "较高风险": "中高", "高": "高", "高风险": "高",
                 "low": "低", "medium": "中", "mediumhigh": "中高", "medium-high": "中高", "high": "高"}
 PRODUCTION_STATES = ("正常生产", "停产", "转产")
@@ -177,17 +182,23 @@ ENTERPRISE_FIELDS: list[FieldSpec] = [
               _text(40, "法定代表人")),
     FieldSpec("contact", "联系人", ("contact", "contact_person"), False, _text(40, "联系人")),
     FieldSpec("phone", "联系电话", ("phone", "tel", "telephone"), False, _phone("联系电话")),
-    FieldSpec("licence_no", "生产许可证编号", ("licence_no", "license_no", "licence", "license", "许可证编号"),
+    FieldSpec("licence_no", "生产许可证编号", ("licence_no", "license_no", "licence", "license", "许可证编号",
+                                              "证书编号", "许可证号", "证书号"),
               True, _licence),
     FieldSpec("issue_date", "发证日期", ("issue_date", "issued", "取证日期"), True, _date("发证日期"), _show_date),
-    FieldSpec("expiry_date", "有效期至", ("expiry_date", "valid_until", "expiry"), True, _date("有效期至"),
+    FieldSpec("expiry_date", "有效期至", ("expiry_date", "valid_until", "expiry", "有效期截止日期", "证书有效期至"), True, _date("有效期至"),
               _show_date),
-    FieldSpec("category_id", "产品类别", ("category", "product_category"), True, _category, _show_category),
-    FieldSpec("product_scope", "产品范围/产品单元", ("product_scope", "products", "产品范围", "产品单元"), False,
+    # The licence database names the category 产品名称 (电线电缆, 危险化学品 …).
+    FieldSpec("category_id", "产品类别", ("category", "product_category", "产品名称"), True, _category,
+              _show_category),
+    FieldSpec("product_scope", "产品范围/产品单元", ("product_scope", "products", "产品范围", "产品单元", "产品明细",
+                                                                  "产品单元及明细"), False,
               _text(2000, "产品范围")),
-    FieldSpec("unit_id", "所属单位", ("unit", "unit_code", "所属区域"), True, _unit, _show_unit),
-    FieldSpec("risk", "风险等级", ("risk", "risk_class", "风险分级"), True,
-              _choice(RISK_CLASSES, "风险等级", aliases=RISK_ALIASES)),
+    # Optional in an import (issue 13.4): a new enterprise without 所属单位 gets the unit proposed
+    # from its address (propose_unit, shown in the preview), without 风险等级 the class 待定.
+    FieldSpec("unit_id", "所属单位", ("unit", "unit_code", "所属区域"), False, _unit, _show_unit),
+    FieldSpec("risk", "风险等级", ("risk", "risk_class", "风险分级"), False,
+              _choice(RISK_CHOICES, "风险等级", aliases=RISK_ALIASES)),
     FieldSpec("production_state", "生产状态", ("production_state", "production_status"), False,
               _choice(PRODUCTION_STATES, "生产状态", default="正常生产")),
     FieldSpec("licence_state", "许可状态", ("licence_state", "license_state", "licence_status", "许可证状态"), False,
@@ -208,12 +219,41 @@ OFFICER_FIELDS: list[FieldSpec] = [
     FieldSpec("specialty_id", "专长产品类别", ("specialty", "专长"), False, _optional_category, _show_category),
 ]
 
+#: Risk-classification import (issue 13.4): sets the class of enterprises already registered.
+RISK_FIELDS: list[FieldSpec] = [
+    FieldSpec("uscc", "统一社会信用代码", ("uscc", "credit_code", "social_credit_code", "信用代码"), True, _uscc),
+    FieldSpec("risk", "风险等级", ("risk", "risk_class", "风险分级"), True,
+              _choice(RISK_CHOICES, "风险等级", aliases=RISK_ALIASES)),
+]
+
+#: Columns of the licence database's own export that the registry does not keep: read and
+#: ignored without asking (any other unknown header goes through the mapping step).
+IGNORED_HEADERS = ("发证机关", "序号", "发证机构", "检验机构", "备注")
+
+#: Required for a new enterprise in an import although the column is optional (see above).
+PROPOSED_ON_CREATE = ("unit_id", "risk")
+
 EQUIPMENT_FIELDS: list[FieldSpec] = [
     FieldSpec("uscc", "统一社会信用代码", ("uscc", "credit_code", "信用代码"), True, _uscc),
     FieldSpec("name", "设备名称", ("equipment", "equipment_name", "name"), True, _required_text(100, "设备名称")),
     FieldSpec("model", "规格型号", ("model", "spec", "规格", "型号"), False, _text(100, "规格型号")),
     FieldSpec("quantity", "数量", ("quantity", "qty", "取证时数量"), True, _quantity),
 ]
+
+
+def propose_unit(texts, lookups: Lookups) -> int | None:
+    """The unit whose name (魏都区, 禹州市, 经济技术开发区 …) occurs first in the first of
+    ``texts`` (production address, then address) that names one; ``None`` if none does."""
+    names = sorted(((name, ident) for ident, name in lookups.unit_labels.items() if name),
+                   key=lambda item: -len(item[0]))
+    for text in texts:
+        text = normalize_text(text)
+        if not text:
+            continue
+        found = [(text.find(name), ident) for name, ident in names if name in text]
+        if found:
+            return min(found)[1]
+    return None
 
 
 def _cert_no(value) -> str:

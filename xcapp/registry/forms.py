@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
-from .fields import LICENCE_STATES, OFFICER_STATES, PRODUCTION_STATES, RISK_CLASSES
+from .fields import LICENCE_STATES, OFFICER_STATES, PRODUCTION_STATES, RISK_CHOICES
 
 
 class EnterpriseForm(FlaskForm):
@@ -24,7 +24,7 @@ class EnterpriseForm(FlaskForm):
     category_id = SelectField("产品类别", coerce=str, validate_choice=False)
     product_scope = TextAreaField("产品范围/产品单元")
     unit_id = SelectField("所属单位", coerce=str, validate_choice=False)
-    risk = SelectField("风险等级", choices=[(r, r) for r in RISK_CLASSES], validate_choice=False)
+    risk = SelectField("风险等级", choices=[(r, r) for r in RISK_CHOICES], validate_choice=False)
     production_state = SelectField("生产状态", choices=[(s, s) for s in PRODUCTION_STATES], validate_choice=False)
     licence_state = SelectField("许可状态", choices=[(s, s) for s in LICENCE_STATES], validate_choice=False)
 

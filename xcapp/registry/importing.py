@@ -50,11 +50,12 @@ from ..core.roles import CITY_ADMIN
 from ..core.timeutil import utcnow
 from ..db_setup import bulk_insert, lock_row
 from ..extensions import db
-from .fields import (ENTERPRISE_FIELDS, EQUIPMENT_FIELDS, OFFICER_FIELDS, FieldSpec, Lookups,
-                     check_enterprise, clean_record, diff, show_value)
+from .fields import (ENTERPRISE_FIELDS, EQUIPMENT_FIELDS, IGNORED_HEADERS, OFFICER_FIELDS, RISK_FIELDS,
+                     RISK_PENDING, FieldSpec, Lookups, check_enterprise, clean_record, diff, propose_unit,
+                     show_value)
 from .models import ChangeRecord, Enterprise, EquipmentRecord, ImportBatch, Officer
 from .services import build_lookups
-from .tabular import CellProblem, TableError, read_table, records
+from .tabular import CellProblem, TableError, header_text, known_keys, map_headers, read_table, records
 
 MAX_IMPORT_ROWS = 50_000
 WRITE_CHUNK = 200                       # records per write transaction (about 3,400 rows with history)
@@ -68,13 +69,26 @@ class ImportKind:
     label: str
     specs: list[FieldSpec]
     match_label: str
+    # Headers read and ignored without asking (the licence database's columns the registry does not keep).
+    ignored: tuple[str, ...] = ()
 
 
 KINDS = {
-    "enterprises": ImportKind("enterprises", "生产企业", ENTERPRISE_FIELDS, "统一社会信用代码"),
+    "enterprises": ImportKind("enterprises", "生产企业", ENTERPRISE_FIELDS, "统一社会信用代码", IGNORED_HEADERS),
     "equipment": ImportKind("equipment", "关键生产设备（取证时）", EQUIPMENT_FIELDS, "统一社会信用代码"),
     "officers": ImportKind("officers", "执法检查人员", OFFICER_FIELDS, "执法证号"),
+    # Issue 13.4: the risk classes of enterprises already registered (统一社会信用代码, 风险等级).
+    "risk": ImportKind("risk", "企业风险分级结果", RISK_FIELDS, "统一社会信用代码"),
 }
+
+#: The choice "ignore this column" in the mapping step.
+IGNORE = ""
+
+
+class MappingError(Exception):
+    def __init__(self, messages: list[str]):
+        super().__init__("；".join(messages))
+        self.messages = messages
 
 
 @dataclass
@@ -89,6 +103,8 @@ class RowPlan:
     # and the record's values of the fields the file sets (to revert a failed import).
     stamp: tuple | None = None
     old: dict = field(default_factory=dict)
+    # A new enterprise without 所属单位: the unit proposed from its address, shown for confirmation.
+    proposed_unit: str = ""
 
 
 @dataclass
@@ -100,10 +116,26 @@ class ImportPreview:
     plans: list[RowPlan] = field(default_factory=list)
     # equipment: {uscc: [rows]}
     groups: dict = field(default_factory=dict)
+    # The mapping step: headers the import does not know (as written), and the user's choices.
+    unknown_headers: list[str] = field(default_factory=list)
+    mapping: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.problems and self.rows > 0
+
+    @property
+    def needs_mapping(self) -> bool:
+        """Unknown headers not (all) mapped yet: the preview asks for the mapping."""
+        return any(h not in self.mapping for h in self.unknown_headers)
+
+    @property
+    def proposals(self) -> list[RowPlan]:
+        return [p for p in self.plans if p.proposed_unit]
+
+    @property
+    def pending_risk(self) -> int:
+        return sum(1 for p in self.plans if p.action == "create" and p.clean.get("risk") == RISK_PENDING)
 
     @property
     def creates(self) -> list[RowPlan]:
@@ -143,24 +175,46 @@ def _file_problem(preview: ImportPreview, message: str) -> ImportPreview:
 
 # ------------------------------------------------------------------ analysing
 
-def analyse(kind_key: str, data: bytes, filename: str, actor=None) -> ImportPreview:
-    """Read and check the whole file against the rules and the database; writes nothing."""
+def unknown_headers(kind: ImportKind, headers) -> list[str]:
+    """The file's headers that no column name, alias or ignored name matches (as written)."""
+    try:
+        map_headers(headers, [spec.column for spec in kind.specs], ignore=kind.ignored)
+    except TableError as exc:
+        return exc.unknown
+    return []
+
+
+def analyse(kind_key: str, data: bytes, filename: str, actor=None, mapping: dict | None = None) -> ImportPreview:
+    """Read and check the whole file against the rules and the database; writes nothing.
+
+    ``mapping`` is the user's choice for headers the import does not know
+    ({header: field key, or IGNORE}); without it such headers are problems and the
+    preview asks for the mapping (``needs_mapping``)."""
     kind = KINDS[kind_key]
-    preview = ImportPreview(kind, filename)
+    mapping = dict(mapping or {})
+    preview = ImportPreview(kind, filename, mapping=mapping)
+    columns = [spec.column for spec in kind.specs]
     try:
         table = read_table(data, filename, max_rows=MAX_IMPORT_ROWS)
-        recs = records(table, [spec.column for spec in kind.specs])
+        preview.unknown_headers = unknown_headers(kind, table.headers)
+        positions = map_headers(table.headers, columns, mapping, kind.ignored)
+        recs = records(table, columns, mapping, kind.ignored)
     except TableError as exc:
         for detail in exc.details:
             _file_problem(preview, detail)
         return preview
     preview.rows = len(recs)
+    # The header each field has in this file (an alias, a mapped header): problems are
+    # named by it, and cells of ignored columns are not read at all.
+    file_header = {key: header_text(table.headers[i]) for key, i in positions.items()}
+    read_columns = set(file_header.values())
     # Text that merely starts like a formula is judged by the field rules, as in the
     # web form (issue 11.15); everything else the reader found stays a problem.
-    file_problems = [p for p in table.problems if (p.row, p.column) not in table.formula_text]
+    file_problems = [p for p in table.problems if (p.row, p.column) not in table.formula_text
+                     and (not p.row or header_text(p.column) in read_columns)]
     preview.problems.extend(file_problems)
-    bad_cells = {(p.row, p.column) for p in file_problems}
-    headers = {spec.key: spec.header for spec in kind.specs}
+    bad_cells = {(p.row, header_text(p.column)) for p in file_problems}
+    headers = {spec.key: file_header.get(spec.key, spec.header) for spec in kind.specs}
     lookups = build_lookups()
     cleaned = []
     for rec in recs:
@@ -174,9 +228,11 @@ def analyse(kind_key: str, data: bytes, filename: str, actor=None) -> ImportPrev
         for key, message in errors.items():
             preview.problems.append(CellProblem(rec.row, headers[key], message))
         cleaned.append((rec.row, clean, errors))
-    _present_columns = {spec.key for spec in kind.specs if spec.key in _mapped_keys(table, kind)}
+    _present_columns = set(positions)
     if kind_key == "enterprises":
         _plan_enterprises(preview, cleaned, lookups, _present_columns, actor)
+    elif kind_key == "risk":
+        _plan_risk(preview, cleaned, lookups, actor)
     elif kind_key == "officers":
         _plan_officers(preview, cleaned, lookups, _present_columns, actor)
     else:
@@ -185,19 +241,13 @@ def analyse(kind_key: str, data: bytes, filename: str, actor=None) -> ImportPrev
     return preview
 
 
-def _mapped_keys(table, kind) -> set[str]:
-    from .tabular import map_headers
-
-    return set(map_headers(table.headers, [spec.column for spec in kind.specs]))
-
-
 def _limited(actor) -> bool:
     """A county admin (or anyone but the city admin) is limited to its own unit."""
     return actor is not None and actor.role != CITY_ADMIN
 
 
 def _scope_errors(kind_key: str, clean: dict, errors: dict, actor) -> None:
-    if not _limited(actor) or kind_key == "equipment":
+    if not _limited(actor) or kind_key in ("equipment", "risk"):
         return
     if "unit_id" in clean and clean["unit_id"] != actor.unit_id:
         errors.setdefault("unit_id", f"只能导入本单位（{actor.unit.name}）的数据")
@@ -246,7 +296,47 @@ def _plan_enterprises(preview, cleaned, lookups: Lookups, present: set[str], act
                                                 f"生产许可证编号 {clean['licence_no']} 已登记在企业 {owner} 名下"))
             continue
         values = {k: v for k, v in clean.items() if k in present}
+        proposed = ""
+        if current is None:
+            if "unit_id" not in present:
+                unit_id = propose_unit([clean.get("production_address"), clean.get("address")], lookups)
+                if unit_id is None:
+                    preview.problems.append(CellProblem(
+                        row, "住所", "无法从生产地址或住所判断所属单位（未写明区县或功能区），"
+                                     "请在文件中加“所属单位”列填写"))
+                    continue
+                proposed = lookups.unit_labels.get(unit_id, "")
+                if _limited(actor) and unit_id != actor.unit_id:
+                    preview.problems.append(CellProblem(
+                        row, "住所", f"按地址应属{proposed}，只能导入本单位（{actor.unit.name}）的数据；"
+                                     "如地址有误请更正，或在文件中加“所属单位”列"))
+                    continue
+                values["unit_id"] = unit_id
+            if "risk" not in present:
+                values["risk"] = RISK_PENDING
         _add_plan(preview, row, clean["uscc"], clean.get("name", ""), current, values, ENTERPRISE_FIELDS, lookups)
+        if proposed and preview.plans and preview.plans[-1].row == row:
+            preview.plans[-1].proposed_unit = proposed
+
+
+def _plan_risk(preview, cleaned, lookups: Lookups, actor=None) -> None:
+    """Risk classes of enterprises already registered (and, for a county admin, of its unit)."""
+    _duplicates(preview, cleaned, "uscc", "统一社会信用代码")
+    existing = _load_by(Enterprise, Enterprise.uscc, [c["uscc"] for _r, c, _e in cleaned if c.get("uscc")])
+    for row, clean, errors in cleaned:
+        if "uscc" not in clean:
+            continue
+        current = existing.get(clean["uscc"])
+        if current is None:
+            preview.problems.append(CellProblem(row, "统一社会信用代码",
+                                                f"企业 {clean['uscc']} 未登记：风险分级只更新已登记的企业，请先导入企业"))
+            continue
+        if _foreign_record(preview, row, "统一社会信用代码", f"企业 {clean['uscc']} ", current, actor, lookups):
+            continue
+        if errors:
+            continue
+        _add_plan(preview, row, clean["uscc"], current.name, current, {"risk": clean["risk"]},
+                  ENTERPRISE_FIELDS, lookups)
 
 
 def _plan_officers(preview, cleaned, lookups, present, actor=None) -> None:
@@ -358,14 +448,15 @@ class _ChunkFailed(Exception):
         self.problems = problems
 
 
-def apply(kind_key: str, data: bytes, filename: str, actor=None, batch_id: int | None = None) -> ImportPreview:
+def apply(kind_key: str, data: bytes, filename: str, actor=None, batch_id: int | None = None,
+          mapping: dict | None = None) -> ImportPreview:
     """Analyse (no lock), then write everything, or raise ImportRejected having changed nothing.
 
     Enterprises and officers are written and committed in chunks (see the module
     docstring); equipment lists in one transaction, committed here as well.
     With ``batch_id`` the staged batch is marked applying/applied in the chunks.
     """
-    preview = analyse(kind_key, data, filename, actor)
+    preview = analyse(kind_key, data, filename, actor, mapping)
     if not preview.ok:
         raise ImportRejected(preview)
     username = actor.username if actor is not None else "system"
@@ -448,7 +539,7 @@ def _finish(preview, kind_key, data, filename, actor, batch_id) -> None:
 
 
 def _model(kind_key):
-    if kind_key == "enterprises":
+    if kind_key in ("enterprises", "risk"):
         return Enterprise, Enterprise.uscc, "enterprise", "uscc", ENTERPRISE_FIELDS, "统一社会信用代码"
     return Officer, Officer.cert_no, "officer", "cert_no", OFFICER_FIELDS, "执法证号"
 
@@ -557,7 +648,8 @@ def _refresh_statistics(kind_key: str, created: int) -> None:
     now rather than waiting for autovacuum. It runs inside the transaction."""
     if created < 1000 or db.session.get_bind().dialect.name != "postgresql":
         return
-    table = {"enterprises": "enterprise", "officers": "officer", "equipment": "equipment_record"}[kind_key]
+    table = {"enterprises": "enterprise", "officers": "officer", "equipment": "equipment_record",
+             "risk": "enterprise"}[kind_key]
     db.session.execute(text(f"ANALYZE {table}"))
     db.session.execute(text("ANALYZE change_record"))
 
@@ -606,6 +698,12 @@ def problems_json(problems: list[CellProblem], limit: int = 1000) -> str:
     return json.dumps([list(p) for p in problems[:limit]], ensure_ascii=False)
 
 
+def _status(preview: ImportPreview) -> str:
+    if preview.ok:
+        return "previewed"
+    return "mapping" if preview.needs_mapping else "rejected"
+
+
 def stage(kind_key: str, data: bytes, filename: str, actor) -> tuple[ImportBatch, ImportPreview]:
     """Check the file (before any write lock), then keep it for the confirmation step.
 
@@ -617,7 +715,7 @@ def stage(kind_key: str, data: bytes, filename: str, actor) -> tuple[ImportBatch
     _begin_writing()
     batch = ImportBatch(kind=kind_key, filename=filename[:200], sha256=hashlib.sha256(data).hexdigest(),
                         content=data, user_id=actor.id, unit_id=actor.unit_id,
-                        status="previewed" if preview.ok else "rejected",
+                        status=_status(preview),
                         summary=json.dumps(preview.summary(), ensure_ascii=False),
                         problems=problems_json(preview.problems))
     db.session.add(batch)
@@ -641,8 +739,79 @@ def apply_batch(batch_id: int, actor) -> tuple[ImportBatch, ImportPreview]:
     if batch.purged_at is not None or not content:
         preview = ImportPreview(KINDS[kind], filename)
         raise ImportRejected(_file_problem(preview, "该文件已超过保留期限被删除，请重新上传后预览"))
-    preview = apply(kind, content, filename, actor, batch_id=batch_id)
+    preview = apply(kind, content, filename, actor, batch_id=batch_id, mapping=batch.mapping_dict)
     return db.session.get(ImportBatch, batch_id), preview
+
+
+REMAPPABLE = ("mapping", "previewed", "rejected")
+
+
+def batch_preview(batch: ImportBatch, actor) -> ImportPreview:
+    """The preview of a staged file as it stands (with the batch's mapping); writes nothing."""
+    return analyse(batch.kind, batch.content, batch.filename, actor, batch.mapping_dict)
+
+
+def check_mapping(kind: ImportKind, headers, chosen: dict) -> dict:
+    """Validate the user's mapping of the file's unknown headers; return it or raise MappingError.
+
+    Every unknown header gets a field of the kind or IGNORE; no field twice, and none
+    that a known header of the file already fills."""
+    unknown = unknown_headers(kind, headers)
+    allowed = {spec.key: spec.header for spec in kind.specs}
+    present = known_keys(headers, [spec.column for spec in kind.specs])
+    errors, mapping, used = [], {}, {}
+    for header in unknown:
+        target = chosen.get(header)
+        if target is None:
+            errors.append(f"请为列“{header}”选择对应项（或选“忽略此列”）")
+            continue
+        if target != IGNORE and target not in allowed:
+            errors.append(f"列“{header}”的对应项无效")
+            continue
+        if target in present:
+            errors.append(f"列“{header}”不能对应“{allowed[target]}”：文件中已有该列")
+            continue
+        if target != IGNORE and target in used:
+            errors.append(f"列“{header}”和“{used[target]}”不能同时对应“{allowed[target]}”")
+            continue
+        if target != IGNORE:
+            used[target] = header
+        mapping[header] = target
+    unexpected = [h for h in chosen if h not in unknown]
+    if unexpected:
+        errors.append("提交的列不在文件中或无需对应：" + "、".join(unexpected[:10]))
+    if errors:
+        raise MappingError(errors)
+    return mapping
+
+
+def remap(batch_id: int, chosen: dict, actor) -> tuple[ImportBatch, ImportPreview]:
+    """Keep the user's column mapping with the staged file and preview it again (audited).
+
+    Raises MappingError (nothing changed) for an invalid mapping or a batch that can no
+    longer be mapped (applied, being applied, file deleted)."""
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch.status not in REMAPPABLE or batch.purged_at is not None or not batch.content:
+        raise MappingError(["该文件已导入或已删除，不能再修改列的对应关系；如需导入请重新上传"])
+    kind = KINDS[batch.kind]
+    try:
+        table = read_table(batch.content, batch.filename, max_rows=MAX_IMPORT_ROWS)
+    except TableError as exc:
+        raise MappingError(exc.details) from None
+    mapping = check_mapping(kind, table.headers, chosen)
+    preview = analyse(batch.kind, batch.content, batch.filename, actor, mapping)
+    _begin_writing()
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch.status not in REMAPPABLE:
+        raise MappingError(["该文件已导入或正在导入，不能再修改列的对应关系"])
+    batch.mapping = json.dumps(mapping, ensure_ascii=False)
+    batch.status = _status(preview)
+    batch.summary = json.dumps(preview.summary(), ensure_ascii=False)
+    batch.problems = problems_json(preview.problems)
+    record("import.mapped", batch, details={"kind": batch.kind, "file": batch.filename, "mapping": mapping,
+                                            "ok": preview.ok, "problems": len(preview.problems),
+                                            **preview.summary()}, user=actor)
+    return batch, preview
 
 
 def purge_expired_files(days: int, now=None, actor=None) -> int:
@@ -651,13 +820,13 @@ def purge_expired_files(days: int, now=None, actor=None) -> int:
     now = now or utcnow()
     cutoff = now - timedelta(days=days)
     expired = db.session.scalars(
-        select(ImportBatch).where(ImportBatch.status.in_(("rejected", "previewed")),
+        select(ImportBatch).where(ImportBatch.status.in_(("rejected", "previewed", "mapping")),
                                   ImportBatch.created_at < cutoff, ImportBatch.purged_at.is_(None))
         .order_by(ImportBatch.id)).all()
     for batch in expired:
         batch.content = b""
         batch.purged_at = now
-        if batch.status == "previewed":
+        if batch.status in ("previewed", "mapping"):
             batch.status = "expired"
     if expired:
         record("import.files_purged", object_type="import", object_id="",

@@ -203,7 +203,8 @@ class ImportBatch(db.Model):
     content: Mapped[bytes] = mapped_column(db.LargeBinary)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
-    # previewed / rejected / applying / applied / expired (previewed, never confirmed, file purged)
+    # mapping (unknown headers to map) / previewed / rejected / applying / applied /
+    # expired (previewed or mapping, never confirmed, file purged)
     status: Mapped[str] = mapped_column(String(12), default="previewed")
     summary: Mapped[str] = mapped_column(Text, default="")
     # The preview's problems as JSON [[row, column, message], ...]: kept when the file is purged.
@@ -212,6 +213,19 @@ class ImportBatch(db.Model):
     applied_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # When the file's content was deleted (rejected or unconfirmed files, after the retention period).
     purged_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The user's mapping of headers the import does not know, JSON {header: field key or ""}
+    # (issue 13.4); used again when the batch is confirmed.
+    mapping: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    @property
+    def mapping_dict(self) -> dict:
+        import json
+
+        try:
+            value = json.loads(self.mapping) if self.mapping else {}
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
     @property
     def problem_list(self) -> list:

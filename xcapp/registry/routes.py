@@ -16,9 +16,10 @@ from ..extensions import db
 from ..htmx import is_htmx
 from . import bp
 from . import exporting
-from .fields import ENTERPRISE_FIELDS, LICENCE_EXPIRED, LICENCE_STATES, OFFICER_FIELDS, PRODUCTION_STATES, RISK_CLASSES
+from .fields import ENTERPRISE_FIELDS, LICENCE_EXPIRED, LICENCE_STATES, OFFICER_FIELDS, PRODUCTION_STATES, RISK_CHOICES
 from .forms import AccountLinkForm, CategoryForm, EnterpriseForm, EquipmentForm, OfficerForm, RecusalForm
-from .importing import KINDS, AlreadyApplied, ImportInProgress, ImportRejected, apply_batch, stage
+from .importing import (IGNORE, KINDS, AlreadyApplied, ImportInProgress, ImportRejected, MappingError, apply_batch,
+                        remap, stage)
 from .models import Enterprise, ImportBatch, Officer, ProductCategory, Recusal
 from .queries import enterprise_filter, officer_filter, paginate
 from .services import (RegistryError, add_category, categories, declare_recusal, history, link_officer_account,
@@ -36,7 +37,7 @@ def _apply_errors(form, exc: RegistryError) -> None:
 
 def _list_context(args):
     return dict(units=[u for u in all_units() if not u.is_city], categories=categories(), args=args,
-                risks=RISK_CLASSES, licence_states=LICENCE_STATES + (LICENCE_EXPIRED,),
+                risks=RISK_CHOICES, licence_states=LICENCE_STATES + (LICENCE_EXPIRED,),
                 production_states=PRODUCTION_STATES)
 
 
@@ -435,6 +436,38 @@ def import_apply(batch_id: int):
     s = preview.summary()
     flash(f"导入完成：新增 {s['created']} 条，更新 {s['updated']} 条，未变化 {s['unchanged']} 条。", "success")
     return redirect(url_for("registry.import_upload", kind=batch.kind))
+
+
+@bp.route("/import/<int:batch_id>/map", methods=["POST"])
+@access(*ADMIN_ROLES)
+@late_write_lock
+def import_map(batch_id: int):
+    """The mapping step: each header the import does not know gets a field or 忽略; the
+    choice is kept with the batch (checked on the server, audited) and the file is
+    previewed again with it."""
+    batch = get_scoped_or_404(ImportBatch, batch_id)
+    if batch.user_id != current_user.id:
+        abort(404)
+    headers = request.form.getlist("header")
+    targets = request.form.getlist("target")
+    if len(headers) != len(targets) or len(headers) > 200:
+        abort(400)
+    # "__ignore__" is the form's 忽略此列; an empty choice is left out (and named as missing).
+    chosen = {h: (IGNORE if t == "__ignore__" else t) for h, t in zip(headers, targets) if t}
+    try:
+        batch, preview = remap(batch.id, chosen, current_user)
+        db.session.commit()
+    except MappingError as exc:
+        db.session.rollback()
+        read_only_from_now()
+        batch = db.session.get(ImportBatch, batch_id)
+        from .importing import batch_preview
+
+        preview = batch_preview(batch, current_user) if batch.content else None
+        return render_template("registry/import.html", kinds=KINDS, preview=preview, batch=batch, kind=batch.kind,
+                               error="；".join(exc.messages), chosen=chosen), 422
+    status = 200 if preview.ok else 422
+    return render_template("registry/import.html", kinds=KINDS, preview=preview, batch=batch, kind=batch.kind), status
 
 
 @bp.route("/templates/<kind>.<fmt>")

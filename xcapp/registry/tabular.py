@@ -118,10 +118,12 @@ class TableError(Exception):
     (e.g. missing and unknown columns at once).
     """
 
-    def __init__(self, message: str, details: Sequence[str] | None = None):
+    def __init__(self, message: str, details: Sequence[str] | None = None, unknown: Sequence[str] = ()):
         super().__init__(message)
         self.message = message
         self.details = list(details) if details else [message]
+        #: the unknown headers as written (the import's mapping step offers to map them)
+        self.unknown = list(unknown)
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return self.message
@@ -499,11 +501,7 @@ def _header_key(text: str) -> str:
     return t.casefold()
 
 
-def map_headers(headers: Sequence[str], columns: Sequence[Column]) -> dict[str, int]:
-    """Map column keys to positions in ``headers``; raise :class:`TableError` listing every header problem.
-
-    Optional columns that are absent are simply missing from the result.
-    """
+def _lookup(columns: Sequence[Column]) -> dict[str, Column]:
     lookup: dict[str, Column] = {}
     for col in columns:
         for name in (col.header, col.key, *col.aliases):
@@ -514,6 +512,32 @@ def map_headers(headers: Sequence[str], columns: Sequence[Column]) -> dict[str, 
             if other is not None and other.key != col.key:
                 raise ValueError(f"column alias {name!r} used by both {other.key!r} and {col.key!r}")
             lookup[k] = col
+    return lookup
+
+
+def known_keys(headers: Sequence[str], columns: Sequence[Column]) -> set[str]:
+    """The column keys that the headers name (by header or alias); never raises."""
+    lookup = _lookup(columns)
+    return {lookup[_header_key(h)].key for h in headers if _header_key(h) in lookup}
+
+
+def header_text(text) -> str:
+    """A header cell as shown and as the key of a user's column mapping."""
+    return normalize_text(text)
+
+
+def map_headers(headers: Sequence[str], columns: Sequence[Column], chosen: dict[str, str] | None = None,
+                ignore: Sequence[str] = ()) -> dict[str, int]:
+    """Map column keys to positions in ``headers``; raise :class:`TableError` listing every header problem.
+
+    Optional columns that are absent are simply missing from the result. ``chosen`` is
+    the user's mapping of headers this function does not know ({header_text: column key,
+    or "" to ignore the column}); headers matching ``ignore`` are skipped.
+    """
+    chosen = chosen or {}
+    ignored = {_header_key(name) for name in ignore}
+    by_key = {col.key: col for col in columns}
+    lookup = _lookup(columns)
 
     mapping: dict[str, int] = {}
     positions: dict[str, list[int]] = {}
@@ -525,6 +549,13 @@ def map_headers(headers: Sequence[str], columns: Sequence[Column]) -> dict[str, 
             empty.append(_column_label(i))
             continue
         col = lookup.get(k)
+        if col is None and header_text(h) in chosen:
+            target = chosen[header_text(h)]
+            if not target:
+                continue
+            col = by_key.get(target)
+        if col is None and k in ignored:
+            continue
         if col is None:
             unknown.append(normalize_text(h))
             continue
@@ -547,17 +578,18 @@ def map_headers(headers: Sequence[str], columns: Sequence[Column]) -> dict[str, 
     if details:
         expected = "、".join(c.header for c in columns)
         raise TableError(
-            "表头有误：" + "；".join(details) + f"。可用的列：{expected}", details=details
+            "表头有误：" + "；".join(details) + f"。可用的列：{expected}", details=details, unknown=unknown
         )
     return mapping
 
 
-def records(table: Table, columns: Sequence[Column]) -> list[Record]:
+def records(table: Table, columns: Sequence[Column], chosen: dict[str, str] | None = None,
+            ignore: Sequence[str] = ()) -> list[Record]:
     """Map headers and return one :class:`Record` ``(row, {key: value})`` per data row.
 
     Every column key is present in ``values``; absent optional columns give ``None``.
     """
-    mapping = map_headers(table.headers, columns)
+    mapping = map_headers(table.headers, columns, chosen, ignore)
     out = []
     for row_number, row in zip(table.row_numbers, table.rows):
         values = {c.key: (row[mapping[c.key]] if c.key in mapping else None) for c in columns}

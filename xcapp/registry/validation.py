@@ -54,6 +54,7 @@ __all__ = [
     "FORMULA_CHARS",
     "formula_message",
     "refuse_formula",
+    "is_formula",
 ]
 
 
@@ -154,9 +155,32 @@ def formula_message(value: str) -> str:
     )
 
 
+#: Free text that only looks like a formula and that no spreadsheet evaluates: a lone dash or
+#: slash meaning "none" (规格型号 "-"), and plain signed numbers, phone numbers and dates
+#: ("-1", "-2.5", "+86 138 0000 0001"). Spreadsheets read these as values.
+#: A phone number keeps only digits and spaces after its "+": "+0374-1234567" would be
+#: evaluated (=374-1234567), so it is refused like "-1-1" and "-1+1".
+_HARMLESS_RE = re.compile(r"[-—–/]|[+-][0-9]+(?:[.,][0-9]+)*%?|\+[0-9][0-9 ]*[0-9]")
+
+
+def is_formula(value: str) -> bool:
+    """Would a spreadsheet evaluate ``value`` (already stripped) when the data is opened?
+
+    "=" and "@" always start a formula ("@SUM(…)"); "+" and "-" do unless what follows is a
+    plain number ("-1", "-2.5", "+3%") or a phone number of digits and spaces; a lone "-",
+    "—", "–" or "/" is text meaning "none".
+    """
+    if not value or not value.startswith(FORMULA_CHARS):
+        return False
+    if value[0] in ("=", "@"):
+        return True
+    return _HARMLESS_RE.fullmatch(value) is None
+
+
 def refuse_formula(value: str) -> str:
-    """Return ``value`` (already normalised) or raise :class:`ValidationError` if it starts like a formula."""
-    if value and value.startswith(FORMULA_CHARS):
+    """Return ``value`` (already normalised) or raise :class:`ValidationError` if a spreadsheet
+    would evaluate it (:func:`is_formula`)."""
+    if is_formula(value):
         raise ValidationError(formula_message(value))
     return value
 
