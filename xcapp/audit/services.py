@@ -48,7 +48,7 @@ from .models import AuditHead, AuditLog
 
 GENESIS = "0" * 64
 CHAIN_BATCH = 500            # rows per chaining transaction (bounds how long the head is held)
-BACKGROUND_GATHER_S = 0.02   # the background chainer waits this long to chain many commits at once
+BACKGROUND_GATHER_S = 0.05   # the background chainer waits this long to chain many commits at once
 _WRITTEN = "xcapp_audit_engine"   # session.info key: this transaction wrote audit rows
 
 log = logging.getLogger(__name__)
@@ -146,15 +146,27 @@ def chain_pending(engine: Engine, limit: int = CHAIN_BATCH) -> int:
     most ``limit`` rows on a connection of its own. Returns how many were chained."""
     total = 0
     with engine.connect() as conn:
-        with conn.begin():    # a cheap look first: no lock when nothing is pending
-            if conn.execute(select(LOG.c.id).where(LOG.c.seq.is_(None)).limit(1)).first() is None:
-                return 0
+        if not _anything_pending(conn):    # a cheap look first: no lock when nothing is pending
+            return 0
         while True:
             with conn.begin():
                 done = _chain_batch(conn, limit)
             total += done
             if done < limit:
                 return total
+
+
+def _anything_pending(conn) -> bool:
+    if conn.dialect.name == "sqlite":
+        # An autocommit read on the driver's connection: a transaction of this engine
+        # outside a request begins IMMEDIATE (xcapp.db_setup), taking the write lock.
+        cursor = conn.connection.driver_connection.execute("SELECT 1 FROM audit_log WHERE seq IS NULL LIMIT 1")
+        try:
+            return cursor.fetchone() is not None
+        finally:
+            cursor.close()
+    with conn.begin():
+        return conn.execute(select(LOG.c.id).where(LOG.c.seq.is_(None)).limit(1)).first() is not None
 
 
 def _lock_head(conn):
