@@ -111,9 +111,8 @@
       if (kind === "photo" && !fields.some(function (f) { return f[1] && f[1].blob; })) { busyPhoto(id, false); return null; }
       delete refused[id];
       return Q.all().then(function (entries) {
-        var current = Q.current();
         var older = id && kind !== "photo" && entries.filter(function (e) {
-          return e.form === id && e.page === PAGE && e.state === "pending" && (!current || current.id !== e.id);
+          return e.form === id && e.page === PAGE && e.state === "pending" && !Q.inflight(e.id);
         })[0];
         if (older) { return Q.replace(older, fields); }
         return Q.add({url: url, fields: fields, kind: kind, form: id, card: cardOf(elt),
@@ -336,7 +335,6 @@
 
   function render() {
     return Q.all().then(function (entries) {
-      var current = Q.current();
       var pending = {}, cards = {};
       entries.forEach(function (e) {
         if (e.page !== PAGE) { return; }
@@ -380,7 +378,7 @@
         var conflict = list.filter(function (e) { return e.state === "conflict"; })[0];
         if (conflict) {
           text = "冲突：请在下方选择保留哪一份"; cls = "is-conflict";
-        } else if (list.some(function (e) { return current && current.id === e.id; })) {
+        } else if (list.some(function (e) { return Q.inflight(e.id); })) {
           text = "正在同步……"; cls = "is-sending";
         } else if (list.length) {
           var submit = list.some(function (e) { return e.kind === "submit"; });

@@ -13,7 +13,11 @@
   if (!kv || !window.indexedDB || !window.Promise) { return; }   // old browser: online only, as before
   var queueStore = kv.createStore("xcapp-queue", "entries");
   var metaStore = kv.createStore("xcapp-meta", "meta");
-  var counter = 0, syncing = false, again = false, current = null, listeners = [];
+  var counter = 0, syncing = false, again = false, inflight = {}, listeners = [];
+  // Changes of different items do not depend on each other: up to LANES of them are
+  // sent at once (the latency of a slow network overlaps); anything else (rows added,
+  // the equipment table, the enterprise section, submit) goes alone, in order.
+  var LANES = 3, INDEPENDENT = {answer: true, remark: true, photo: true, sign: true};
   var csrf = null, refreshTimer = null;
 
   function uuid() {
@@ -125,7 +129,7 @@
 
   // One entry: resolves to "next" (go on), "stop" (try later) or "again" (send it again now).
   function sendOne(entry) {
-    current = entry;
+    inflight[entry.id] = entry;
     emit("sending", entry);
     return send(entry).then(function (r) {
       var xhr = r.xhr;
@@ -180,22 +184,36 @@
     syncing = true;
     var goOn = function () {
       return all().then(function (entries) {
-        var entry = entries.filter(function (e) { return e.state === "pending" || e.state === "sending"; })[0];
-        if (!entry) { return null; }
-        return sendOne(entry).then(function (result) {
-          current = null;
-          changed();
-          if (result === "stop") { return null; }
+        var ready = entries.filter(function (e) { return e.state === "pending"; });
+        if (!ready.length) { return null; }
+        var batch = [ready[0]], forms = {};
+        forms[ready[0].form] = true;
+        if (INDEPENDENT[ready[0].kind]) {
+          for (var i = 1; i < ready.length && batch.length < LANES; i++) {
+            var e = ready[i];
+            if (!INDEPENDENT[e.kind] || forms[e.form]) { break; }
+            forms[e.form] = true;
+            batch.push(e);
+          }
+        }
+        return Promise.all(batch.map(function (entry) {
+          return sendOne(entry).then(function (result) {
+            delete inflight[entry.id];
+            changed();
+            return result;
+          });
+        })).then(function (results) {
+          if (results.indexOf("stop") >= 0) { return null; }
           return goOn();
         });
       });
     };
     return goOn().then(function () {
       syncing = false;
-      current = null;
+      inflight = {};
       changed();
       if (again) { again = false; return sync(); }
-    }, function () { syncing = false; current = null; });
+    }, function () { syncing = false; inflight = {}; });
   }
 
   var bar = null;
@@ -221,7 +239,7 @@
     bar.id = "sync-bar";
     bar.className = "sync-bar";
     bar.setAttribute("role", "status");
-    bar.innerHTML = '<span class="sync-count">0 项待同步</span>';
+    bar.innerHTML = '<span class="sync-count">正在读取手机上的待同步内容……</span>';
     top.parentNode.insertBefore(bar, top.nextSibling);
     renderBar();
   }
@@ -250,7 +268,7 @@
   window.xcappSync = {
     add: add, replace: replace, all: all, put: put, remove: remove, sync: sync, uuid: uuid,
     on: function (fn) { listeners.push(fn); },
-    current: function () { return current; },
+    inflight: function (id) { return !!inflight[id]; },
     // The cached copy of this page follows what the server stored (a few seconds after
     // the last acknowledged save, not after each one).
     refreshPage: function () {
