@@ -9,6 +9,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from tests.web.test_inspections import fill_all, finish
+from xcapp.core.timeutil import local_today
 from xcapp.extensions import db
 from xcapp.inspections import rules
 from xcapp.inspections.models import Inspection
@@ -145,6 +146,11 @@ def test_public_results_page(started, client, auth, make_user):
     _approved(client, auth, make_user, inspection, officers)
     assert client.get(f"/publicity/plans/{task.plan_id}/export.csv").status_code == 405   # GET changes nothing
     assert client.post(f"/publicity/plans/{task.plan_id}/export.csv").status_code == 200
+    # Exported is not published: the public page shows it once the upload is confirmed.
+    assert "许昌喆堃" not in client.get(f"/public/results?q={task.uscc}").get_data(as_text=True)
+    publication = db.session.scalar(select(Publication))
+    assert client.post(f"/publicity/plans/{task.plan_id}/confirm",
+                       data={"on": local_today().isoformat(), "publication": [publication.id]}).status_code == 302
     auth.logout()
     page = client.get(f"/public/results?q={task.uscc}").get_data(as_text=True)
     assert "许昌喆堃电缆有限公司" in page and "未发现问题" in page

@@ -204,8 +204,9 @@ def export_publicity(plan: Plan, encoding: str = "utf-8-sig", actor=None, stmt_f
 
 
 def published(plan: Plan | None = None, query: str = "") -> list[Publication]:
+    """Results as published: those whose upload to the credit system an admin confirmed."""
     stmt = (select(Publication).join(Inspection, Inspection.id == Publication.inspection_id)
-            .join(Task, Task.id == Inspection.task_id))
+            .join(Task, Task.id == Inspection.task_id).where(Publication.confirmed_on.is_not(None)))
     if plan is not None:
         stmt = stmt.where(Task.plan_id == plan.id)
     if query:
