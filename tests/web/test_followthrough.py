@@ -348,3 +348,28 @@ def test_next_years_draw_excludes_the_officers_of_the_latest_inspection_in_the_h
     db.session.commit()
     assert previous_inspectors(plan2, [original.enterprise_id])[original.enterprise_id] == \
         {o.cert_no for o in later.active_officers}
+
+
+def test_chosen_officers_respect_recusals_and_the_unit(plan, make_user, make_officer):
+    from xcapp.oversight.services import create_later_task
+    from xcapp.plans.services import PlanError, officer_pool
+    from xcapp.registry.services import declare_recusal
+
+    admin = make_user("county_admin", "411002")
+    original = _tasks(plan)[0]
+    _approved(original, admin, conclusion="", reason="suspended")
+    pool = officer_pool(original.unit_id, plan.deadline)
+    declare_recusal(pool[0], original.enterprise, "亲属在该企业任职", None)
+    outsider = make_officer(unit="411081")
+    db.session.commit()
+    with pytest.raises(PlanError, match="回避"):
+        create_later_task(original.id, [pool[0].id, pool[1].id], None, admin)
+    with pytest.raises(PlanError, match="本单位"):
+        create_later_task(original.id, [outsider.id, pool[1].id], None, admin)
+    other_admin = make_user("county_admin", "411081")
+    with pytest.raises(PlanError):
+        create_later_task(original.id, None, None, other_admin)
+    db.session.rollback()
+    later = create_later_task(original.id, None, "抽取", admin)
+    assert pool[0].cert_no not in {o.cert_no for o in later.active_officers}
+    assert pool[0].cert_no in later.excluded
