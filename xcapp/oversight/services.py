@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
 from ..core.authz import scoped
-from ..core.timeutil import local_today, to_local
+from ..core.timeutil import local_today
 from ..extensions import db
 from ..inspections import rules
 from ..inspections.models import APPROVED, SUBMITTED, Inspection
