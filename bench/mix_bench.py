@@ -51,16 +51,25 @@ def photo_12mp() -> bytes:
     return buf.getvalue()
 
 
-def import_csv() -> bytes:
+def import_csv(url: str) -> bytes:
+    """10,000 new enterprises: none shares a USCC or licence number with the registry
+    the save benchmark set up (that would be refused, rightly)."""
     from datetime import date
+
+    from sqlalchemy import create_engine, text
 
     from xcapp.registry.models import DEFAULT_CATEGORIES
     from xcapp.registry.synthetic import generate_enterprises
 
     from .registry_bench import _csv
 
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        taken = {v for row in conn.execute(text("SELECT uscc, licence_no FROM enterprise")) for v in row}
+    engine.dispose()
     units = ["411002", "411003", "411081", "411082", "411024", "411025", "411071", "411072", "411073"]
-    return _csv(generate_enterprises(IMPORT_ROWS, units, DEFAULT_CATEGORIES, seed=4242, today=date(2026, 11, 1)))
+    rows = generate_enterprises(IMPORT_ROWS + 1000, units, DEFAULT_CATEGORIES, seed=4242, today=date(2026, 11, 1))
+    return _csv([r for r in rows if r["uscc"] not in taken and r["licence_no"] not in taken][:IMPORT_ROWS])
 
 
 def add_accounts(url: str) -> None:
@@ -172,7 +181,8 @@ class SideLoad:
                                               headers={"X-CSRFToken": self.admin.token}, raw=raw)
             found = re.search(r"/registry/import/(\d+)/apply", page)
             if status != 200 or not found:
-                self.import_status = f"upload answered {status}"
+                said = re.findall(r'class="[^"]*(?:error|flash)[^"]*"[^>]*>\s*([^<]{1,200})', page)
+                self.import_status = f"upload answered {status} ({'; '.join(said[:3]) or page[:200]!r})"
                 return
             status, _ = self.admin.request("POST", f"/registry/import/{found.group(1)}/apply",
                                            headers={"X-CSRFToken": self.admin.token})
@@ -185,11 +195,12 @@ class SideLoad:
 
 
 def run(report: Report) -> None:
-    photo, csv = photo_12mp(), import_csv()
+    photo = photo_12mp()
     for kind in databases():
         with fresh_database(kind) as url:
             sessions = prepare(url)
             add_accounts(url)
+            csv = import_csv(url)
             before = enterprise_count(url)
             port = free_port()
             proc = serve("wsgi:app", url, port, WORKERS)
