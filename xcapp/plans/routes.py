@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404, scoped
 from ..core.models import Unit
 from ..core.responses import apply_field_errors
-from ..core.roles import CITY_ADMIN, INSPECTOR
+from ..core.roles import CITY_ADMIN, COUNTY_ADMIN, INSPECTOR
 from ..extensions import db
 from ..htmx import is_htmx
 from ..registry.services import categories
@@ -16,8 +16,8 @@ from . import bp
 from .forms import EntropyForm, PlanForm, ReplaceForm
 from .models import DRAFT, KIND_DRAWN, PLAN_STATES, EnterpriseDraw, InspectorDraw, Plan, Task
 from .services import (PlanError, create_plan, default_deadline, dispatch_plan, draw_enterprises, draw_officers,
-                       draw_officers_many, freeze_plan, preview, replace_officer, units_without_officer_draw,
-                       update_plan)
+                       draw_officers_many, freeze_plan, pending_risk, preview, replace_officer,
+                       units_without_officer_draw, update_plan)
 
 RATIO_FIELDS = ("ratio_low", "ratio_mid", "ratio_midhigh", "ratio_high")
 
@@ -136,10 +136,16 @@ def plan_detail(plan_id: int):
     draws = db.session.scalars(select(EnterpriseDraw).where(EnterpriseDraw.plan_id == plan.id)
                                .order_by(EnterpriseDraw.version.desc())).all()
     pre = preview(plan) if plan.state == DRAFT else None
+    # Issue 13.4: enterprises in scope still 待定 block freezing; listed (as far as the
+    # user may see them) with a link each.
+    unclassified = pending_risk(plan) if pre is not None and pre.pending else []
+    if current_user.role == COUNTY_ADMIN:
+        unclassified = [e for e in unclassified if e.unit_id == current_user.unit_id]
     pending = units_without_officer_draw(plan) if plan.state in ("dispatched", "in_progress") else []
     return render_template("plans/plan_detail.html", plan=plan, draws=draws, preview=pre,
                            unit_rows=_unit_rows(plan), entropy_form=EntropyForm(), states=PLAN_STATES,
-                           can_run=current_user.role == CITY_ADMIN, pending_units=pending)
+                           can_run=current_user.role == CITY_ADMIN, pending_units=pending,
+                           unclassified=unclassified[:200])
 
 
 def _step(plan_id: int, action, success: str):

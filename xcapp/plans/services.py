@@ -20,6 +20,7 @@ from ..core.models import Unit
 from ..core.timeutil import local_today, utcnow
 from ..db_setup import bulk_insert, lock_row
 from ..extensions import db
+from ..registry.fields import RISK_PENDING
 from ..registry.models import ENDED_LICENCE_STATES, Enterprise, Officer, ProductCategory, Recusal
 from ..registry.validation import clean_text, normalize_text
 from . import sampling
@@ -161,6 +162,18 @@ def population_rows(plan: Plan, on: date) -> list[tuple[int, str, str, str]]:
     return [tuple(row) for row in db.session.execute(stmt)]
 
 
+def pending_risk(plan: Plan, on: date | None = None) -> list[Enterprise]:
+    """Enterprises in the plan's scope whose risk class is still 待定 (issue 13.4): they
+    have no draw ratio, so the plan cannot be frozen until they are classified."""
+    ids = [eid for eid, _uscc, risk, _unit in population_rows(plan, on or local_today()) if risk == RISK_PENDING]
+    if not ids:
+        return []
+    found = []
+    for start in range(0, len(ids), 500):
+        found.extend(db.session.scalars(select(Enterprise).where(Enterprise.id.in_(ids[start:start + 500]))))
+    return sorted(found, key=lambda e: e.uscc)
+
+
 @dataclass
 class Preview:
     by_class: dict[str, int]
@@ -168,19 +181,22 @@ class Preview:
     by_unit: list[tuple[str, str, dict[str, int]]]   # (code, name, {risk: count})
     total: int
     sample_total: int
+    pending: int = 0              # enterprises in scope with risk 待定: counted in no class, block freezing
 
 
 def preview(plan: Plan, on: date | None = None) -> Preview:
     rows = population_rows(plan, on or local_today())
     by_class = {risk: 0 for risk in sampling.RISK_ORDER}
     per_unit: dict[str, dict[str, int]] = {}
+    pending = sum(1 for row in rows if row[2] == RISK_PENDING)
+    rows = [row for row in rows if row[2] != RISK_PENDING]
     for _id, _uscc, risk, unit in rows:
         by_class[risk] += 1
         per_unit.setdefault(unit, {r: 0 for r in sampling.RISK_ORDER})[risk] += 1
     sizes = {risk: sampling.sample_size(by_class[risk], plan.ratios[risk]) for risk in sampling.RISK_ORDER}
     names = {u.code: u.name for u in db.session.scalars(select(Unit).order_by(Unit.sort_order))}
     by_unit = [(code, names.get(code, code), per_unit[code]) for code in names if code in per_unit]
-    return Preview(by_class, sizes, by_unit, len(rows), sum(sizes.values()))
+    return Preview(by_class, sizes, by_unit, len(rows), sum(sizes.values()), pending)
 
 
 # ---------------------------------------------------------------- draw steps
@@ -193,6 +209,13 @@ def freeze_plan(plan_id: int, actor=None) -> Plan:
     rows = population_rows(plan, today)
     if not rows:
         raise PlanError("计划范围内没有有效期内的获证企业，不能冻结名单。")
+    pending = [uscc for _id, uscc, risk, _unit in rows if risk == RISK_PENDING]
+    if pending:
+        # Refused, not confirmed away: an unclassified enterprise has no draw ratio, and
+        # leaving it out of the frozen population would exempt it from the year's draw.
+        shown = "、".join(sorted(pending)[:10]) + ("等" if len(pending) > 10 else "")
+        raise PlanError(f"计划范围内有 {len(pending)} 户企业风险等级为“待定”，不能冻结名单；"
+                        f"请先导入风险分级结果或在企业库中定级：{shown}")
     members = [sampling.Member(uscc, risk, unit) for _id, uscc, risk, unit in rows]
     plan.population_digest = sampling.population_digest(members)
     plan.population_count = len(members)

@@ -219,8 +219,9 @@ def analyse(kind_key: str, data: bytes, filename: str, actor=None, mapping: dict
     cleaned = []
     for rec in recs:
         raw = {k: v for k, v in rec.values.items() if (rec.row, headers[k]) not in bad_cells}
-        # Optional columns absent from the file are left alone on update.
-        raw = {k: v for k, v in raw.items() if k in rec.values}
+        # Optional columns absent from the file are not read (left alone on update; a new
+        # enterprise without 所属单位 / 风险等级 gets a proposal / 待定, see _plan_enterprises).
+        raw = {k: v for k, v in raw.items() if k in positions}
         clean, errors = clean_record(kind.specs, raw, lookups)
         if kind_key == "enterprises":
             check_enterprise(clean, errors, lookups)
