@@ -195,6 +195,15 @@ for _group, _kind in ((enterprises_cli, "enterprises"), (officers_cli, "officers
     _group.command("import")(_imp)
     _group.command("export")(_exp)
 
+
+@enterprises_cli.command("import-risk")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="只检查，不写入")
+def enterprises_import_risk(file, dry_run):
+    """Import risk classes (统一社会信用代码, 风险等级) of registered enterprises, all-or-nothing."""
+    _import_command("risk", file, dry_run)
+
+
 REGISTRY_GROUPS = (enterprises_cli, officers_cli, equipment_cli)
 
 

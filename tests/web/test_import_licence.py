@@ -331,3 +331,14 @@ def test_risk_template_downloads(client, auth, make_user, fmt):
     if fmt == "xlsx":
         book = openpyxl.load_workbook(io.BytesIO(response.data))
         assert [c.value for c in book.worksheets[0][1]] == ["统一社会信用代码*", "风险等级*"]
+
+
+def test_cli_risk_import(runner, make_enterprise, tmp_path):
+    enterprise = make_enterprise(risk="待定")
+    path = tmp_path / "风险分级.csv"
+    path.write_bytes(risk_csv([[enterprise.uscc, "中"]]))
+    result = runner.invoke(args=["enterprises", "import-risk", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "更新 1" in result.output
+    db.session.expire_all()
+    assert db.session.get(Enterprise, enterprise.id).risk == "中"
