@@ -5,13 +5,16 @@
 // 待同步 while it is only on the phone, 正在同步, 已保存 HH:MM:SS (server time),
 // 冲突 (both versions side by side, the officer chooses), or the server's reason
 // beside the field when it refused the save (what was typed or drawn stays).
-// Photos are shrunk on the phone to 1600 px on the long side, JPEG, before they
-// are queued. Without IndexedDB the page works online through htmx, as before.
+// Photos are shrunk on the phone to 1600 px on the long side, JPEG (quality 0.8,
+// lower down to 0.6 while larger than ~250 KB), before they are queued.
+// Without IndexedDB the page works online through htmx, as before.
 (function () {
   "use strict";
   var Q = window.xcappSync;
   if (!Q || !window.htmx || !document.body.classList.contains("checklist-page")) { return; }
-  var MAX_SIDE = 1600, QUALITY = 0.8;
+  // JPEG quality steps down until the photo is at most ~250 KB (a 400 kbit/s upload
+  // of about 5 s); at 0.6 it is sent whatever its size (the server has its own limits).
+  var MAX_SIDE = 1600, QUALITIES = [0.8, 0.7, 0.6], TARGET_BYTES = 250 * 1024;
   var PAGE = window.location.pathname;
   var savedAt = {};              // form id -> server time of its last acknowledged save
   var refused = {};              // form id -> message
@@ -79,10 +82,78 @@
       canvas.height = Math.round(bmp.height * scale);
       canvas.getContext("2d").drawImage(bmp, 0, 0, canvas.width, canvas.height);
       if (bmp.close) { bmp.close(); }
-      return new Promise(function (resolve) {
-        canvas.toBlob(function (blob) { resolve(blob || file); }, "image/jpeg", QUALITY);
-      });
+      return encode(canvas, 0).then(function (blob) { return blob || file; });
     }).catch(function () { return file; });   // not decodable here: the server decides
+  }
+  function encode(canvas, step) {
+    return new Promise(function (resolve) {
+      canvas.toBlob(resolve, "image/jpeg", QUALITIES[step]);
+    }).then(function (blob) {
+      if (blob && blob.size > TARGET_BYTES && step + 1 < QUALITIES.length) { return encode(canvas, step + 1); }
+      return blob;
+    });
+  }
+
+  // The capture time, read before the photo is re-encoded (which drops EXIF): the
+  // camera's DateTimeOriginal (else DateTime) from the JPEG's EXIF block, else the
+  // file's lastModified; sent as captured_at, local wall-clock "YYYY-MM-DDTHH:MM:SS".
+  function exifTime(buf) {
+    try {
+      var v = new DataView(buf), n = v.byteLength, off = 2;
+      if (n < 4 || v.getUint16(0) !== 0xFFD8) { return null; }
+      while (off + 4 <= n) {
+        var marker = v.getUint16(off), size = v.getUint16(off + 2);
+        if ((marker & 0xFF00) !== 0xFF00 || marker === 0xFFDA) { return null; }
+        if (marker === 0xFFE1 && off + 10 <= n && v.getUint32(off + 4) === 0x45786966) {
+          return tiffTime(v, off + 10, Math.min(n, off + 2 + size));
+        }
+        off += 2 + size;
+      }
+    } catch (e) { /* a broken block: no time */ }
+    return null;
+  }
+  function tiffTime(v, base, end) {
+    var little = v.getUint16(base) === 0x4949;
+    function u16(o) { return v.getUint16(base + o, little); }
+    function u32(o) { return v.getUint32(base + o, little); }
+    function entry(ifd, tag) {
+      if (base + ifd + 2 > end) { return null; }
+      for (var i = 0, count = u16(ifd); i < count; i++) {
+        var e = ifd + 2 + i * 12;
+        if (base + e + 12 > end) { return null; }
+        if (u16(e) === tag) { return e; }
+      }
+      return null;
+    }
+    function ascii(e) {
+      if (e === null) { return null; }
+      var len = u32(e + 4), at = len > 4 ? u32(e + 8) : e + 8, text = "";
+      if (base + at + len > end) { return null; }
+      for (var i = 0; i < len; i++) {
+        var c = v.getUint8(base + at + i);
+        if (!c) { break; }
+        text += String.fromCharCode(c);
+      }
+      var m = /^(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})/.exec(text);
+      return m ? m[1] + "-" + m[2] + "-" + m[3] + "T" + m[4] + ":" + m[5] + ":" + m[6] : null;
+    }
+    var ifd0 = u32(4), pointer = entry(ifd0, 0x8769), found = null;
+    if (pointer !== null) { found = ascii(entry(u32(pointer + 8), 0x9003)); }
+    return found || ascii(entry(ifd0, 0x0132));
+  }
+  function localIso(ms) {
+    var d = new Date(ms), p = function (x) { return ("0" + x).slice(-2); };
+    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" +
+      p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds());
+  }
+  function captureTime(file) {
+    var fallback = file.lastModified ? localIso(file.lastModified) : "";
+    return new Promise(function (resolve) {
+      var r = new FileReader();
+      r.onload = function () { resolve(exifTime(r.result) || fallback); };
+      r.onerror = function () { resolve(fallback); };
+      r.readAsArrayBuffer(file.slice(0, 256 * 1024));
+    });
   }
 
   function collect(form, formData) {
@@ -94,6 +165,7 @@
         jobs.push(shrink(value).then(function (blob) {
           return [name, {blob: blob, filename: (value.name || "photo").replace(/\.[^.]*$/, "") + ".jpg"}];
         }));
+        jobs.push(captureTime(value).then(function (at) { return ["captured_at", at]; }));
       } else if (name === "signature" && value.indexOf("data:image/png;base64,") === 0) {
         jobs.push(Promise.resolve([name, {dataUrl: dataUrlToBlob(value)}]));
       } else {

@@ -497,3 +497,82 @@ def test_item_11_none_after_has_saves(live_server, browser, task_setup):
     expect(page.locator("#sync-bar")).to_have_text(NONE_PENDING, timeout=15_000)
     expect(page.locator("#item-11 .sync-state.is-refused")).to_have_count(0)
     context.close()
+
+
+# ------------------------------------------------------------------ the photo's capture time
+
+def exif_jpeg(path, size, taken="2026:11:20 09:15:30"):
+    """A camera-like JPEG whose EXIF block holds DateTimeOriginal (in the Exif IFD)."""
+    img = Image.new("RGB", size, (90, 120, 150))
+    for x in range(0, size[0], 7):
+        img.putpixel((x, x % size[1]), ((x * 7) % 255, 40, 200))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = taken
+    img.save(path, "JPEG", quality=92, exif=exif.tobytes())
+    return path
+
+
+def test_capture_time_sent_by_the_phone_is_stored_when_plausible(started, client):
+    """Photos re-encoded on the phone carry no EXIF: the capture time comes as
+    captured_at and is stored like an EXIF time; a time in the future, before the
+    plan's year or malformed is not stored (the photo is); the file's own EXIF wins."""
+    from datetime import datetime, timedelta
+
+    from xcapp.core.timeutil import CST
+
+    task, _o, _u, inspection = started
+    task.plan.year = 2026
+    db.session.commit()
+    plain = io.BytesIO()
+    Image.new("RGB", (1200, 900), (120, 160, 200)).save(plain, "JPEG")
+    future = (datetime.now(CST) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    cases = [("2026-11-20T09:15:30", datetime(2026, 11, 20, 9, 15, 30)), (future, None),
+             ("2025-12-31T23:59:00", None), ("昨天", None), ("", None)]
+    for value, expected in cases:
+        r = client.post(f"/inspections/{inspection.id}/photos", headers={"HX-Request": "true"},
+                        content_type="multipart/form-data",
+                        data={"item_no": "4", "captured_at": value, "photo": (io.BytesIO(plain.getvalue()), "p.jpg")})
+        assert r.status_code == 200, value
+        photo = db.session.scalars(select(Photo).order_by(Photo.id.desc())).first()
+        assert photo.taken_at == expected, value
+    stored = Image.open(io.BytesIO(client.get(f"/inspections/photos/{db.session.scalars(select(Photo).order_by(Photo.id)).first().id}").data))
+    assert stored.getexif().get_ifd(0x8769).get(0x9003) == "2026:11:20 09:15:30"
+    with_exif = io.BytesIO()
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2026:11:02 08:00:00"
+    Image.new("RGB", (1200, 900), (30, 90, 40)).save(with_exif, "JPEG", exif=exif.tobytes())
+    r = client.post(f"/inspections/{inspection.id}/photos", headers={"HX-Request": "true"},
+                    content_type="multipart/form-data",
+                    data={"item_no": "4", "captured_at": "2026-11-20T09:15:30", "photo": (io.BytesIO(with_exif.getvalue()), "p.jpg")})
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    assert db.session.scalars(select(Photo).order_by(Photo.id.desc())).first().taken_at == datetime(2026, 11, 2, 8)
+    assert db.session.scalar(select(func.count()).select_from(Photo)) == 6
+
+
+def test_photo_shrunk_on_the_phone_keeps_its_capture_time(live_server, browser, task_setup, tmp_path):
+    """The phone reads DateTimeOriginal before re-encoding (which drops EXIF), sends it
+    as captured_at, and the server stores it; a photo without EXIF gets the file's time."""
+    import os
+    from datetime import datetime
+
+    task, _officers, users = task_setup
+    task.plan.year = 2026
+    db.session.commit()
+    context = phone_context(browser, service_workers="block", timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    login(page, live_server, users[0].username)
+    start_task(page, live_server, task)
+    page.locator("#photo-form-6 input[type=file]").set_input_files(str(exif_jpeg(tmp_path / "cam.jpg", (3200, 2400))))
+    expect(page.locator("#photos-6 a img")).to_have_count(1, timeout=30_000)
+    plain = jpeg_file(tmp_path, (2000, 1500), "plain.jpg")
+    stamp = datetime(2026, 11, 21, 10, 20, 30).timestamp()   # this process's local time zone
+    os.utime(plain, (stamp, stamp))
+    page.locator("#photo-form-7 input[type=file]").set_input_files(str(plain))
+    expect(page.locator("#photos-7 a img")).to_have_count(1, timeout=30_000)
+    expect(page.locator("#sync-bar")).to_have_text(NONE_PENDING, timeout=30_000)
+    db.session.rollback()
+    photos = {p.item_no: p for p in db.session.scalars(select(Photo))}
+    assert photos[6].taken_at == datetime(2026, 11, 20, 9, 15, 30)
+    from xcapp.core.timeutil import CST
+    assert photos[7].taken_at == datetime.fromtimestamp(stamp, CST).replace(tzinfo=None)
+    context.close()

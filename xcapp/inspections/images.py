@@ -287,8 +287,11 @@ def process_photo(
     max_pixels: int = MAX_PHOTO_PIXELS,
     thumb_side: int = THUMB_SIDE,
     max_decoded_bytes: int = MAX_DECODED_BYTES,
+    captured_at: datetime | None = None,
 ) -> ProcessedPhoto:
-    """Validate and normalise an uploaded photo; raise ``ImageRejected``."""
+    """Validate and normalise an uploaded photo; raise ``ImageRejected``. ``captured_at``
+    (the capture time the phone read before re-encoding, which drops EXIF) is used
+    when the file itself carries none."""
     if not data:
         raise ImageRejected(MSG_EMPTY, "empty")
     if len(data) > max_bytes:
@@ -333,7 +336,7 @@ def process_photo(
         except Exception:  # truncated / broken stream
             raise ImageRejected(MSG_CORRUPT, "corrupt") from None
 
-        taken_at = _read_taken_at(img)
+        taken_at = _read_taken_at(img) or captured_at
         transpose = _orientation_transpose(img)
         small = _shrink(img, max_side)   # the big decoded image is dropped with ``img``
 

@@ -348,7 +348,7 @@ def photo_add(inspection_id: int):
             raise InspectionError("请选择或拍摄照片")
         key = _form_key()   # hashes the file, then rewinds it
         data = upload.stream.read(MAX_PHOTO_UPLOAD + 1)
-        add_photo(i, item_no, data, current_user, key)
+        add_photo(i, item_no, data, current_user, key, captured_at=request.form.get("captured_at"))
 
     if item_no == 0:
         return _write(inspection_id, action, 0, block="not_inspected")

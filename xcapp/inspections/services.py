@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..audit.services import canonical_json, record
-from ..core.timeutil import local_today, to_local, utcnow
+from ..core.timeutil import CST, local_today, to_local, utcnow
 from ..db_setup import lock_row
 from ..extensions import db
 from ..plans.models import (TASK_APPROVED, TASK_IN_PROGRESS, TASK_PENDING, TASK_RETURNED, TASK_SUBMITTED, Task,
@@ -62,18 +62,25 @@ def officer_of(user, task: Task) -> TaskOfficer | None:
 
 
 def _lock(inspection_id: int, options=()) -> Inspection:
-    inspection = lock_row(db.session, Inspection, inspection_id, options)
+    fresh_load = bool(options) and db.session.get_bind().dialect.name != "sqlite"
+    inspection = lock_row(db.session, Inspection, inspection_id, () if fresh_load else options)
     if inspection is None:
         raise InspectionError("检查记录不存在", 404)
+    if fresh_load:
+        # PostgreSQL returns the rows joined to a locking statement as they were before
+        # the lock was granted (another officer's answer just committed would be missed);
+        # what the caller reads is loaded after the lock, by a statement of its own.
+        db.session.execute(select(Inspection).where(Inspection.id == inspection_id).options(*options)
+                           .execution_options(populate_existing=True)).unique().scalar_one()
     return inspection
 
 
-# What an item save and its response read, loaded with the locked row in three
-# statements (the row with its task, officers and answers joined; item-12 rows and
-# signatures for the progress and the rules), instead of one lazy load each.
+# What an item save and its response read, loaded under the lock in two statements
+# (the row with its task, officers, answers and signatures joined: at most 12 x 3 x 3
+# rows; the item-12 rows), instead of one lazy load each.
 def _save_loads() -> tuple:
     return (joinedload(Inspection.answers), joinedload(Inspection.task).joinedload(Task.officers),
-            selectinload(Inspection.extra_rows), selectinload(Inspection.signatures))
+            joinedload(Inspection.signatures), selectinload(Inspection.extra_rows))
 
 
 def _editable(inspection_id: int, actor, options=()) -> Inspection:
@@ -464,7 +471,31 @@ def store_blob(data: bytes, content_type: str, actor, filename: str = "", sha256
     return blob
 
 
-def _process_photo(data: bytes):
+CAPTURE_CLOCK_SKEW = timedelta(minutes=10)   # a phone's clock a little ahead of the server's
+
+
+def capture_time(value: str | None, plan_year: int | None) -> datetime | None:
+    """The capture time the phone sent (``captured_at``: the camera's local wall-clock
+    time, ISO ``YYYY-MM-DDTHH:MM:SS``, read from EXIF before the phone re-encoded the
+    photo, or the file's time), as stored for EXIF times: naive local time. A value that
+    is malformed, in the future or before the plan's year is not stored (the photo is:
+    a wrong phone clock never costs a photo)."""
+    if not value:
+        return None
+    try:
+        taken = datetime.fromisoformat(value.strip()[:32])
+    except ValueError:
+        return None
+    if taken.tzinfo is not None:
+        taken = taken.astimezone(CST)
+    taken = taken.replace(tzinfo=None, microsecond=0)
+    now = datetime.now(CST).replace(tzinfo=None)
+    if taken > now + CAPTURE_CLOCK_SKEW or (plan_year and taken.year < plan_year):
+        return None
+    return taken
+
+
+def _process_photo(data: bytes, captured_at: datetime | None = None):
     """Decode, resize and hash a photo (slow: call it before taking any lock). At most
     ``PHOTO_DECODE_SLOTS`` photos are decoded at once per process; a photo that finds
     every slot busy for ``PHOTO_DECODE_WAIT_S`` is refused with 503 (retry)."""
@@ -473,17 +504,20 @@ def _process_photo(data: bytes):
     config = current_app.config if has_app_context() else {}
     try:
         with decode_slot(config.get("PHOTO_DECODE_SLOTS", 1), config.get("PHOTO_DECODE_WAIT_S", 5.0)):
-            return process_photo(data)
+            return process_photo(data, captured_at=captured_at)
     except ImageBusy as exc:
         raise InspectionError(exc.message, 503) from exc
     except ImageRejected as exc:
         raise InspectionError(exc.message) from exc
 
 
-def add_photo(inspection_id: int, item_no: int, data: bytes, actor, key: str | None = None) -> Photo | None:
+def add_photo(inspection_id: int, item_no: int, data: bytes, actor, key: str | None = None,
+              captured_at: str | None = None) -> Photo | None:
     if not 0 <= item_no <= rules.TOTAL_ITEMS:
         raise InspectionError("检查项目序号无效", 404)
-    processed = _process_photo(data)   # before any lock (routes use @late_write_lock)
+    seen = db.session.get(Inspection, inspection_id) if captured_at else None
+    captured = capture_time(captured_at, seen.task.plan.year if seen is not None else None)
+    processed = _process_photo(data, captured)   # before any lock (routes use @late_write_lock)
     inspection = _editable(inspection_id, actor)
     if _receipt(inspection, key, f"photo:{item_no}"):
         return None
