@@ -238,6 +238,8 @@ def test_last_row_unchained_is_detected(app):
 def test_background_chainer_chains_right_after_commit(app):
     import time
 
+    from xcapp.audit import services
+
     app.config["AUDIT_CHAIN"] = "background"
     try:
         _write(3)
@@ -250,6 +252,7 @@ def test_background_chainer_chains_right_after_commit(app):
         assert _pending() == 0
     finally:
         app.config.pop("AUDIT_CHAIN")
+        services._chainer.wait_idle()
     result = verify_chain(chain_first=False)
     assert result.ok and result.count == 3
 

@@ -52,9 +52,12 @@ def _post(client, inspection_id, item_no, record, key):
 @pytest.fixture
 def production_chaining(app):
     """The web server's way of chaining audit rows: on a background thread after commit."""
+    from xcapp.audit.services import _chainer
+
     app.config["AUDIT_CHAIN"] = "background"
     yield
     app.config.pop("AUDIT_CHAIN")
+    _chainer.wait_idle()      # the next test clears the tables
 
 
 def test_item_save_runs_at_most_eight_statements(started, client, production_chaining):

@@ -229,6 +229,7 @@ class _BackgroundChainer:
     def _run(self, wake: threading.Event) -> None:
         while True:
             wake.wait()
+            self.busy = True
             time.sleep(BACKGROUND_GATHER_S)
             wake.clear()
             for engine in list(self._engines.values()):
@@ -238,6 +239,15 @@ class _BackgroundChainer:
                     log.exception("audit chaining failed")
                     time.sleep(1)
                     wake.set()
+            self.busy = False
+
+    busy = False
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Until nothing is waiting to be chained by this process (tests)."""
+        deadline = time.monotonic() + timeout
+        while (self.busy or self._event.is_set()) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 _chainer = _BackgroundChainer()
