@@ -114,3 +114,49 @@ def test_a_save_without_the_scoped_pre_read_still_refuses_outsiders(started, cli
     assert db.session.scalar(select(func.count()).select_from(Answer)) == 0
     assert db.session.scalar(select(func.count()).select_from(SaveReceipt)) == 0
     assert db.session.scalar(select(func.count()).select_from(AuditLog)) == before
+
+
+def test_a_save_waiting_for_the_lock_reads_what_was_committed_meanwhile(started, app):
+    """Found by the mixed-load benchmark on PostgreSQL: answers joined to the locking
+    statement were read as of before the lock was granted, so the second officer's first
+    save of an item the first officer had just saved inserted it again (unique violation)."""
+    import time
+
+    from xcapp.auth.models import User
+    from xcapp.inspections.services import save_answer
+
+    _task, _officers, users, inspection = started
+    inspection_id, user_ids = inspection.id, [u.id for u in users]
+    first_saved, release, errors, versions = threading.Event(), threading.Event(), [], {}
+
+    def officer(index):
+        with app.test_request_context(method="POST"):
+            try:
+                actor = db.session.get(User, user_ids[index])
+                _i, answer, _r = save_answer(inspection_id, 9, {"record": ["conform"]}, actor, key=f"race-{index}")
+                version = answer.version
+                if index == 0:
+                    first_saved.set()
+                    release.wait(10)
+                db.session.commit()
+                versions[index] = version
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+                first_saved.set()
+            finally:
+                db.session.remove()
+
+    first = threading.Thread(target=officer, args=(0,))
+    first.start()
+    assert first_saved.wait(10)
+    second = threading.Thread(target=officer, args=(1,))
+    second.start()
+    time.sleep(0.5)              # the second save now waits for the first one's lock
+    release.set()
+    first.join(20)
+    second.join(20)
+    assert not errors, errors
+    assert versions == {0: 1, 1: 2}
+    db.session.rollback()
+    assert db.session.scalar(select(Answer.version).where(Answer.inspection_id == inspection_id,
+                                                          Answer.item_no == 9)) == 2
