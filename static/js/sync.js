@@ -14,9 +14,9 @@
   var queueStore = kv.createStore("xcapp-queue", "entries");
   var metaStore = kv.createStore("xcapp-meta", "meta");
   var counter = 0, syncing = false, again = false, inflight = {}, listeners = [];
-  // Changes of different items do not depend on each other: up to LANES of them are
-  // sent at once (the latency of a slow network overlaps); anything else (rows added,
-  // the equipment table, the enterprise section, submit) goes alone, in order.
+  // Changes of different forms do not depend on each other: up to LANES of them are
+  // in flight at once (the latency of a slow network overlaps); anything else (rows
+  // added, the equipment table, the enterprise section, submit) goes alone, in order.
   var LANES = 3, INDEPENDENT = {answer: true, remark: true, photo: true, sign: true};
   var csrf = null, refreshTimer = null;
 
@@ -182,30 +182,49 @@
   function sync() {
     if (syncing) { again = true; return Promise.resolve(); }
     syncing = true;
+    // A pool: as soon as one change is answered the next one goes (a batch would
+    // wait for its slowest member, a photo). Nothing overtakes an entry of the same
+    // form, and an entry that is not independent waits until everything before it
+    // was answered and goes alone.
     var goOn = function () {
-      return all().then(function (entries) {
-        var ready = entries.filter(function (e) { return e.state === "pending"; });
-        if (!ready.length) { return null; }
-        var batch = [ready[0]], forms = {};
-        forms[ready[0].form] = true;
-        if (INDEPENDENT[ready[0].kind]) {
-          for (var i = 1; i < ready.length && batch.length < LANES; i++) {
-            var e = ready[i];
-            if (!INDEPENDENT[e.kind] || forms[e.form]) { break; }
-            forms[e.form] = true;
-            batch.push(e);
-          }
-        }
-        return Promise.all(batch.map(function (entry) {
-          return sendOne(entry).then(function (result) {
+      return new Promise(function (done) {
+        var running = {}, busyForms = {}, finished = {}, count = 0, stopped = false, alone = false;
+        function launch(entry) {
+          count++;
+          running[entry.id] = true;
+          busyForms[entry.form] = true;
+          sendOne(entry).then(function (result) {
             delete inflight[entry.id];
+            count--;
+            if (result === "again" && !stopped) { launch(entry); return; }   // a new key or token: at once
+            delete running[entry.id];
+            delete busyForms[entry.form];
+            finished[entry.id] = true;
+            if (result === "stop") { stopped = true; }
+            alone = false;
             changed();
-            return result;
+            next();
           });
-        })).then(function (results) {
-          if (results.indexOf("stop") >= 0) { return null; }
-          return goOn();
-        });
+        }
+        function next() {
+          if (stopped || alone) { if (!count) { done(); } return; }
+          all().then(function (entries) {
+            if (stopped || alone) { if (!count) { done(); } return; }
+            var ready = entries.filter(function (e) { return e.state === "pending" && !finished[e.id]; });
+            for (var i = 0; i < ready.length; i++) {
+              var e = ready[i];
+              if (running[e.id] || busyForms[e.form]) { continue; }
+              if (!INDEPENDENT[e.kind]) {
+                if (!count) { alone = true; launch(e); }
+                break;
+              }
+              if (count >= LANES) { break; }
+              launch(e);
+            }
+            if (!count) { done(); }
+          }).catch(function () { stopped = true; if (!count) { done(); } });
+        }
+        next();
       });
     };
     return goOn().then(function () {
@@ -264,6 +283,42 @@
       }
     }).catch(function () { /* no service worker: online only, as before */ });
   }
+
+  // Logout clears the phone for its next user: the queue, the drafts and the cached
+  // checklists. Unsent work is never dropped silently: with changes still waiting the
+  // officer is told how many and chooses to stay (and sync) or to delete them.
+  function clearPhone() {
+    var jobs = [kv.clear(queueStore), kv.clear(metaStore)];
+    try {
+      Object.keys(window.localStorage).forEach(function (k) {
+        if (k.indexOf("xcapp-draft:") === 0) { window.localStorage.removeItem(k); }
+      });
+      window.sessionStorage.removeItem("xcapp-return-to");
+    } catch (e) { /* storage unavailable */ }
+    if (window.caches) {
+      jobs.push(window.caches.keys().then(function (keys) {
+        return Promise.all(keys.filter(function (k) { return k.indexOf("xcapp-") === 0; })
+          .map(function (k) { return window.caches.delete(k); }));
+      }));
+    }
+    return Promise.all(jobs).catch(function (e) { if (window.console) { console.error(e); } });
+  }
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!form.classList || !form.classList.contains("logout")) { return; }
+    evt.preventDefault();
+    all().then(function (entries) {
+      var typing = document.querySelectorAll("form[data-dirty]");   // a remark not queued yet
+      var waiting = entries.length + typing.length;
+      if (waiting && !window.confirm("手机上还有 " + waiting + " 项待同步，尚未保存到服务器。\n" +
+          "退出登录会从手机上删除这些内容，且无法恢复。建议取消，联网等到“0 项待同步”后再退出。\n\n仍要退出并删除吗？")) {
+        sync();
+        return null;
+      }
+      Array.prototype.forEach.call(typing, function (f) { f.removeAttribute("data-dirty"); });
+      return clearPhone().then(function () { HTMLFormElement.prototype.submit.call(form); });
+    });
+  });
 
   window.xcappSync = {
     add: add, replace: replace, all: all, put: put, remove: remove, sync: sync, uuid: uuid,

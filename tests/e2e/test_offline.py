@@ -576,3 +576,70 @@ def test_photo_shrunk_on_the_phone_keeps_its_capture_time(live_server, browser, 
     from xcapp.core.timeutil import CST
     assert photos[7].taken_at == datetime.fromtimestamp(stamp, CST).replace(tzinfo=None)
     context.close()
+
+
+# ------------------------------------------------------------------ logout clears the phone
+
+QUEUE_SIZE = """() => new Promise((resolve) => {
+  const r = indexedDB.open("xcapp-queue");
+  r.onsuccess = () => {
+    const idb = r.result;
+    if (!idb.objectStoreNames.contains("entries")) { resolve(0); return; }
+    const c = idb.transaction("entries").objectStore("entries").count();
+    c.onsuccess = () => resolve(c.result);
+  };
+})"""
+OUR_CACHES = "() => caches.keys().then((keys) => keys.filter((k) => k.startsWith('xcapp-')))"
+
+
+def test_logout_clears_the_phone_but_never_drops_unsent_work_silently(live_server, browser, task_setup):
+    """The next user of the phone finds neither the cached checklists nor the queue; a
+    logout with unsent changes says how many and lets the officer stay and sync first."""
+    task, _officers, users = task_setup
+    context = phone_context(browser, service_workers="allow")
+    page = context.new_page()
+    login(page, live_server, users[0].username)
+    start_task(page, live_server, task)
+    page.goto(f"{live_server}/inspections/mine")
+    ready(page)
+    wait_cached(page, f"/inspections/tasks/{task.id}")
+    page.goto(f"{live_server}/inspections/tasks/{task.id}")
+    ready(page)
+    # The checklist's saves cannot reach the server (the logout can).
+    saves = re.compile(r".*/inspections/\d+/.*")
+    page.route(saves, lambda route: route.abort() if route.request.method == "POST" else route.continue_())
+    tap(page, 1, PASSING[1])
+    expect(page.locator("#sync-bar")).to_have_text(re.compile(r"^1 项待同步"))
+    asked = []
+
+    def dismiss(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss()
+    page.once("dialog", dismiss)
+    page.get_by_role("button", name="退出").click()
+    expect(page.locator("#sync-bar")).to_have_text(re.compile(r"^1 项待同步"))
+    assert asked and "1 项待同步" in asked[0] and "删除" in asked[0]
+    assert page.url.endswith(f"/inspections/tasks/{task.id}")
+    assert page.evaluate(QUEUE_SIZE) == 1 and page.evaluate(OUR_CACHES)
+
+    def accept(dialog):
+        asked.append(dialog.message)
+        dialog.accept()
+    page.once("dialog", accept)
+    page.get_by_role("button", name="退出").click()
+    expect(page.locator("h1")).to_contain_text("双随机一公开")   # the login page
+    assert len(asked) == 2
+    assert page.evaluate(QUEUE_SIZE) == 0
+    assert page.evaluate(OUR_CACHES) == []
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Answer)) == 0
+    # With nothing waiting, logout asks nothing.
+    page.unroute(saves)
+    login(page, live_server, users[0].username)
+    page.goto(f"{live_server}/inspections/tasks/{task.id}")
+    ready(page)
+    expect(page.locator("#sync-bar")).to_have_text(NONE_PENDING)
+    page.get_by_role("button", name="退出").click()
+    expect(page.locator("h1")).to_contain_text("双随机一公开")
+    assert len(asked) == 2
+    context.close()
