@@ -32,9 +32,21 @@
     return ("0" + date.getHours()).slice(-2) + ":" + ("0" + date.getMinutes()).slice(-2);
   }
 
-  function all() {
+  // Each entry belongs to the officer who made it: another officer logged in on the same
+  // phone never sends, sees or counts it (it waits until its owner logs in again).
+  function currentUser() {
+    var m = document.querySelector('meta[name="xcapp-user"]');
+    return m ? m.getAttribute("content") : "";
+  }
+  function allUsers() {
     return kv.entries(queueStore).then(function (pairs) {
       return pairs.map(function (p) { return p[1]; }).sort(function (a, b) { return a.seq - b.seq; });
+    });
+  }
+  function all() {
+    var me = currentUser();
+    return allUsers().then(function (entries) {
+      return entries.filter(function (e) { return !me || !e.user || e.user === me; });
     });
   }
   function put(entry) { return kv.set(entry.id, entry, queueStore); }
@@ -46,6 +58,7 @@
     entry.key = uuid();
     entry.state = entry.state || "pending";
     entry.page = entry.page || window.location.pathname;
+    entry.user = entry.user || currentUser();
     return put(entry).then(function () { changed(); return entry; });
   }
   // A newer content for the same form replaces an unsent older one (with a new key:
@@ -307,7 +320,7 @@
     var form = evt.target;
     if (!form.classList || !form.classList.contains("logout")) { return; }
     evt.preventDefault();
-    all().then(function (entries) {
+    allUsers().then(function (entries) {
       var typing = document.querySelectorAll("form[data-dirty]");   // a remark not queued yet
       var waiting = entries.length + typing.length;
       if (waiting && !window.confirm("手机上还有 " + waiting + " 项待同步，尚未保存到服务器。\n" +

@@ -643,3 +643,40 @@ def test_logout_clears_the_phone_but_never_drops_unsent_work_silently(live_serve
     expect(page.locator("h1")).to_contain_text("双随机一公开")
     assert len(asked) == 2
     context.close()
+
+
+def test_another_officers_queue_is_never_sent_under_my_login(live_server, browser, task_setup):
+    """Officer A's unsent answer stays on a shared phone when A's session ends without a
+    logout; officer B logging in on that phone neither sends, sees nor counts it (it would
+    be stored as B's), and it is sent as A's once A logs in again."""
+    task, _officers, users = task_setup
+    context = phone_context(browser)
+    page = context.new_page()
+    login(page, live_server, users[0].username)
+    start_task(page, live_server, task)
+    saves = re.compile(r".*/inspections/\d+/.*")
+    page.route(saves, lambda route: route.abort() if route.request.method == "POST" else route.continue_())
+    tap(page, 1, PASSING[1])
+    expect(page.locator("#sync-bar")).to_have_text(re.compile(r"^1 项待同步"))
+    context.clear_cookies()            # A's session ends; nobody logs out
+    page.unroute(saves)
+    login(page, live_server, users[1].username)
+    page.goto(f"{live_server}/inspections/tasks/{task.id}")
+    ready(page)
+    expect(page.locator("#sync-bar")).to_have_text(NONE_PENDING)
+    page.evaluate("() => window.xcappSync.sync()")
+    page.wait_for_timeout(1500)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Answer)) == 0
+    assert page.evaluate(QUEUE_SIZE) == 1          # still on the phone, A's
+    context.clear_cookies()
+    login(page, live_server, users[0].username)
+    page.goto(f"{live_server}/inspections/tasks/{task.id}")
+    ready(page)
+    expect(page.locator("#sync-bar")).to_have_text(NONE_PENDING, timeout=20_000)
+    db.session.rollback()
+    answer = db.session.scalar(select(Answer))
+    assert answer is not None and answer.item_no == 1
+    row = db.session.scalar(select(AuditLog).where(AuditLog.action == "inspection.answer_saved"))
+    assert row.username == users[0].username
+    context.close()
