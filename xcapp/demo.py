@@ -69,26 +69,21 @@ def load_demo() -> list[dict]:
                          "unit": unit_code, "name": name})
     db.session.commit()
     _write_accounts(accounts)
-    import importlib
-
-    for module in EXTENSION_MODULES:
-        importlib.import_module(module)
-    for extend in _EXTENSIONS:
-        extend()
+    for step in demo_steps():
+        step()
         db.session.commit()
     return accounts
 
 
-# Later features register their part of the demo data (enterprises, plans, ...),
-# in this order, with @demo_extension in these modules.
-EXTENSION_MODULES = ["xcapp.registry.demo", "xcapp.plans.demo", "xcapp.inspections.demo", "xcapp.oversight.demo",
-                     "xcapp.publicity.demo"]
-_EXTENSIONS: list = []
+def demo_steps() -> list:
+    """Each feature's part of the demo data, in the order they build on each other."""
+    from .inspections.demo import load_inspections
+    from .oversight.demo import load_follow_through, load_follow_up
+    from .plans.demo import load_plan
+    from .publicity.demo import load_publications
+    from .registry.demo import load_registries
 
-
-def demo_extension(func):
-    _EXTENSIONS.append(func)
-    return func
+    return [load_registries, load_plan, load_inspections, load_follow_up, load_follow_through, load_publications]
 
 
 def print_accounts(accounts: list[dict], echo) -> None:

@@ -95,3 +95,24 @@ def test_demo_inspections_cover_every_outcome(app, runner):
     from xcapp.audit.services import verify_chain
 
     assert verify_chain().ok
+
+
+def test_demo_steps_run_in_dependency_order_whatever_was_imported_first(app):
+    """The demo's steps were registered in import order: a test (or a command) that imported
+    xcapp.plans.demo before the registry's demo module made the plan load before the
+    enterprises existed. The order is now one plain list."""
+    import importlib
+
+    for name in ["xcapp.publicity.demo", "xcapp.oversight.demo", "xcapp.plans.demo", "xcapp.inspections.demo",
+                 "xcapp.registry.demo"]:
+        importlib.import_module(name)
+    from xcapp.demo import demo_steps, load_demo
+
+    assert [step.__module__ for step in demo_steps()][:3] == ["xcapp.registry.demo", "xcapp.plans.demo",
+                                                               "xcapp.inspections.demo"]
+    load_demo()
+    from sqlalchemy import func, select
+
+    from xcapp.plans.models import Task
+
+    assert db.session.scalar(select(func.count()).select_from(Task)) > 0

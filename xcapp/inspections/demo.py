@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from ..auth.models import User
 from ..auth.services import create_user
-from ..demo import DEMO_ACCOUNTS, demo_extension
+from ..demo import DEMO_ACCOUNTS
 from ..extensions import db
 from ..plans.demo import DEMO_CODE
 from ..plans.models import Plan, Task
@@ -63,7 +63,6 @@ def _fill(inspection, actor, failing=None):
         sign_officer(inspection.id, place.officer_id, True, _signature(inspection.id * 10 + n), actor)
 
 
-@demo_extension
 def load_inspections() -> None:
     plan = db.session.scalar(select(Plan).where(Plan.code == DEMO_CODE))
     if plan is None or db.session.scalar(select(Inspection.id).limit(1)) is not None:

@@ -4,14 +4,12 @@ from datetime import date
 from sqlalchemy import select
 
 from ..auth.models import User
-from ..demo import demo_extension
 from ..extensions import db
 from . import followup
 from .models import FollowUpCase
 from .services import take_action
 
 
-@demo_extension
 def load_follow_up() -> None:
     case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.kind == "fail", FollowUpCase.state == "pending"))
     if case is None or case.actions:
@@ -57,7 +55,6 @@ def _inspect(task, day, admin, failing=None):
     return inspection
 
 
-@demo_extension
 def load_follow_through() -> None:
     """Issue 12 in the demo: the 停产 enterprise inspected later (the original counts as done),
     a 复查 task that failed and the licensing authority's 吊销 decision, a self-report."""

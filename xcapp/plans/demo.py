@@ -5,7 +5,6 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ..demo import demo_extension
 from ..extensions import db
 from .models import Plan
 from .services import (create_plan, dispatch_plan, draw_enterprises, draw_officers_many, freeze_plan,
@@ -16,7 +15,6 @@ DEMO_ENTROPY = "2023-07-10 福彩3D 第2023183期 开奖号码 5 8 2"
 OFFICER_ENTROPY = "2023-07-20 体彩排列3 第23193期 开奖号码 4 1 9"
 
 
-@demo_extension
 def load_plan() -> None:
     if db.session.scalar(select(Plan.id).where(Plan.code == DEMO_CODE)):
         return

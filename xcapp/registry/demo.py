@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from ..auth.models import User
 from ..core.models import inspecting_units
 from ..core.timeutil import local_today
-from ..demo import demo_extension
 from ..extensions import db
 from .models import Enterprise, Officer
 from .services import (categories, declare_recusal, ensure_categories, link_officer_account, save_enterprise,
@@ -23,7 +22,6 @@ LINKED = [("weidu_jc1", "411002", "张建国", "豫许执02901"), ("weidu_jc2", 
           ("jingkai_jc1", "411071", "王喆", "豫许执71901")]
 
 
-@demo_extension
 def load_registries() -> None:
     ensure_categories()
     if db.session.scalar(select(func.count()).select_from(Enterprise)):
