@@ -617,6 +617,10 @@ def test_logout_clears_the_phone_but_never_drops_unsent_work_silently(live_serve
         dialog.dismiss()
     page.once("dialog", dismiss)
     page.get_by_role("button", name="退出").click()
+    for _ in range(100):               # the question comes after the queue was read
+        if asked:
+            break
+        page.wait_for_timeout(100)
     expect(page.locator("#sync-bar")).to_have_text(re.compile(r"^1 项待同步"))
     assert asked and "1 项待同步" in asked[0] and "删除" in asked[0]
     assert page.url.endswith(f"/inspections/tasks/{task.id}")
