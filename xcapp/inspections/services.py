@@ -583,18 +583,9 @@ def save_self_report(task_id: int, text: str, upload: tuple[bytes, str] | None, 
         return _late_self_report(task, text, upload, actor)
     report = db.session.get(SelfReport, task_id) or SelfReport(task_id=task_id)
     report.text = text
-    if upload is not None and upload[0]:
-        data, filename = upload
-        ext = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-        if ext not in REPORT_TYPES:
-            raise InspectionError("自查报告文件只支持 PDF、JPEG 或 PNG")
-        if len(data) > MAX_REPORT_BYTES:
-            raise InspectionError("自查报告文件超过 10 MB")
-        magic = {".pdf": b"%PDF", ".png": b"\x89PNG", ".jpg": b"\xff\xd8", ".jpeg": b"\xff\xd8"}[ext]
-        if not data.startswith(magic):
-            raise InspectionError("文件内容与扩展名不符，请上传真实的 PDF 或图片文件")
-        blob = store_blob(data, REPORT_TYPES[ext], actor, filename)
-        report.blob_id, report.filename = blob.id, filename[:200]
+    blob = _report_blob(upload, actor)
+    if blob is not None:
+        report.blob_id, report.filename = blob.id, upload[1][:200]
     if not report.text and not report.blob_id:
         raise InspectionError("请填写自查报告内容或上传文件")
     report.entered_by, report.entered_at = actor.username, utcnow()
