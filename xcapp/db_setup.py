@@ -13,6 +13,8 @@ transaction is IMMEDIATE too, except under the test configuration, where the
 test's own reads must not hold the write lock against the app it is driving
 (tests that simulate concurrent writers run them inside request contexts).
 """
+import contextlib
+import contextvars
 import fcntl
 import os
 import sqlite3
@@ -43,6 +45,21 @@ def _begin_statement(immediate_outside_requests: bool = True) -> str:
     return "BEGIN IMMEDIATE" if immediate_outside_requests else "BEGIN"
 
 
+_bulk = contextvars.ContextVar("xcapp_bulk_writer", default=False)
+
+
+@contextlib.contextmanager
+def bulk_writes():
+    """Writes in this block (an import's chunks, the audit chainer) are bulk work: on
+    SQLite each of their transactions lets every waiting interactive writer (a save, a
+    login) go first, so a long series of chunks never starves a save."""
+    token = _bulk.set(True)
+    try:
+        yield
+    finally:
+        _bulk.reset(token)
+
+
 class WriterQueue:
     """Writers of one SQLite file queue on an OS file lock before BEGIN IMMEDIATE.
 
@@ -51,31 +68,75 @@ class WriterQueue:
     for seconds (measured: saturation fell to 3 saves/s). A file lock taken with a
     short poll hands the database to the next writer within a millisecond or two,
     across gunicorn worker processes and threads alike (one descriptor per connection).
+
+    The poll is not fair: a bulk writer that takes the lock again right after each
+    chunk made saves wait up to 0.7 s behind an import. So an interactive writer that
+    has to wait says so with a shared lock on a second file while it waits, and a bulk
+    writer (``bulk_writes``) takes the write lock only when nobody holds that one
+    (deferring at most ``BULK_DEFER_S`` per transaction, so it cannot starve either).
     """
+
+    BULK_DEFER_S = 2.0
 
     def __init__(self, path: str, timeout_s: float):
         self.path = path
         self.timeout_s = timeout_s
 
-    def open(self) -> int:
-        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+    def open(self) -> tuple[int, int]:
+        return (os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600),
+                os.open(self.path + "-waiting", os.O_RDWR | os.O_CREAT, 0o600))
 
-    def acquire(self, fd: int) -> None:
+    def acquire(self, fds: tuple[int, int], bulk: bool = False) -> None:
+        fd, waiting = fds
         deadline = time.monotonic() + self.timeout_s
-        pause = 0.0005
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
+        if bulk:
+            self._defer(waiting, min(deadline, time.monotonic() + self.BULK_DEFER_S))
+        if self._try(fd):
+            return
+        announced = not bulk and self._announce(waiting)
+        try:
+            pause = 0.0005
+            while not self._try(fd):
                 if time.monotonic() >= deadline:
                     raise sqlite3.OperationalError("database is locked (writer queue timeout)") from None
                 time.sleep(pause)
                 pause = min(pause * 2, 0.004)
+        finally:
+            if announced:
+                fcntl.flock(waiting, fcntl.LOCK_UN)
 
     @staticmethod
-    def release(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    def _try(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+
+    @staticmethod
+    def _announce(waiting: int) -> bool:
+        """A shared lock on the waiting file: bulk writers hold back meanwhile."""
+        try:
+            fcntl.flock(waiting, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:   # a bulk writer is probing this very instant: wait unannounced
+            return False
+
+    @staticmethod
+    def _defer(waiting: int, until: float) -> None:
+        """Until no interactive writer is waiting (or ``until``)."""
+        while time.monotonic() < until:
+            try:
+                fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                time.sleep(0.001)
+                continue
+            fcntl.flock(waiting, fcntl.LOCK_UN)
+            return
+
+    @staticmethod
+    def release(fds: tuple[int, int]) -> None:
+        fcntl.flock(fds[0], fcntl.LOCK_UN)
 
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int, immediate_outside_requests: bool = True) -> None:
@@ -106,7 +167,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int, immediate_outside_req
         statement = _begin_statement(immediate_outside_requests)
         info = conn.connection.info
         if queue is not None and statement == "BEGIN IMMEDIATE" and not info.get("xcapp_locked"):
-            queue.acquire(info["xcapp_fd"])
+            queue.acquire(info["xcapp_fd"], bulk=_bulk.get())
             info["xcapp_locked"] = True
         try:
             conn.exec_driver_sql(statement)
@@ -131,8 +192,8 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int, immediate_outside_req
     @event.listens_for(engine.pool, "close")
     def _on_close(_dbapi_connection, record):
         _release(record.info)
-        fd = record.info.pop("xcapp_fd", None)
-        if fd is not None:
+        fds = record.info.pop("xcapp_fd", None)
+        for fd in fds or ():
             os.close(fd)
 
 

@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ..core.timeutil import utcnow
+from ..db_setup import bulk_writes
 from ..extensions import db
 from .models import AuditHead, AuditLog
 
@@ -145,7 +146,7 @@ def chain_pending(engine: Engine, limit: int = CHAIN_BATCH) -> int:
     """Chain every committed, unchained row (in order of id), in transactions of at
     most ``limit`` rows on a connection of its own. Returns how many were chained."""
     total = 0
-    with engine.connect() as conn:
+    with bulk_writes(), engine.connect() as conn:
         if not _anything_pending(conn):    # a cheap look first: no lock when nothing is pending
             return 0
         while True:

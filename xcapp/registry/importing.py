@@ -48,7 +48,7 @@ from sqlalchemy.exc import IntegrityError
 from ..audit.services import record, record_many
 from ..core.roles import CITY_ADMIN
 from ..core.timeutil import utcnow
-from ..db_setup import bulk_insert, lock_row
+from ..db_setup import bulk_insert, bulk_writes, lock_row
 from ..extensions import db
 from .fields import (ENTERPRISE_FIELDS, EQUIPMENT_FIELDS, IGNORED_HEADERS, OFFICER_FIELDS, RISK_FIELDS,
                      RISK_PENDING, FieldSpec, Lookups, check_enterprise, clean_record, diff, propose_unit,
@@ -58,7 +58,7 @@ from .services import build_lookups
 from .tabular import CellProblem, TableError, header_text, known_keys, map_headers, read_table, records
 
 MAX_IMPORT_ROWS = 50_000
-WRITE_CHUNK = 200                       # records per write transaction (about 3,400 rows with history)
+WRITE_CHUNK = 50                        # records per write transaction (about 850 rows with history; ~15 ms of write lock)
 RESUME_AFTER = timedelta(minutes=2)     # an 'applying' batch without progress for this long may be resumed
 STALE_MESSAGE = "该记录在预览后已被修改（或被他人登记），请重新上传文件预览后再确认导入"
 
@@ -460,6 +460,11 @@ def apply(kind_key: str, data: bytes, filename: str, actor=None, batch_id: int |
     preview = analyse(kind_key, data, filename, actor, mapping)
     if not preview.ok:
         raise ImportRejected(preview)
+    with bulk_writes():     # on SQLite each chunk lets waiting saves go first
+        return _write(kind_key, data, filename, actor, batch_id, preview)
+
+
+def _write(kind_key, data, filename, actor, batch_id, preview) -> ImportPreview:
     username = actor.username if actor is not None else "system"
     now = utcnow()
     if kind_key == "equipment":
