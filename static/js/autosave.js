@@ -33,6 +33,7 @@
     if (form.classList.contains("remark-form")) { return "remark"; }
     if (form.classList.contains("sign-form")) { return "sign"; }
     if (form.id === "submit-form") { return "submit"; }
+    if (form.id === "start-form") { return "start"; }
     if (elt !== form && elt.tagName === "BUTTON") { return "button"; }
     return "form";
   }
@@ -266,6 +267,27 @@
     }
   });
 
+  // 开始检查 of a record prepared for offline use: the checklist opens at once and the
+  // tap waits in the queue like any change (the server starts the record with the
+  // first write as well, should the tap arrive later).
+  function opened() {
+    var gate = $("#start-gate"), body = $("#checklist-body");
+    if (gate) { gate.hidden = true; }
+    if (body) { body.hidden = false; }
+  }
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (form.id !== "start-form") { return; }
+    evt.preventDefault();
+    enqueue(form, form, form.getAttribute("action"), new FormData(form), null).then(opened);
+  });
+  var startForm = $("#start-form");
+  if (startForm) {
+    Q.all().then(function (entries) {
+      if (entries.some(function (e) { return e.url === startForm.getAttribute("action"); })) { opened(); }
+    });
+  }
+
   function busyPhoto(id, on) {
     var form = findForm(id);
     if (!form) { return; }
@@ -308,7 +330,7 @@
     } else if (name === "saved") {
       if (entry.kind === "photo") { delete progress[entry.form]; busyPhoto(entry.form, false); }
       savedAt[entry.form] = extra.at;
-      if (entry.kind !== "submit") { applyResponse(entry, extra.response.body).then(render); }
+      if (entry.kind !== "submit" && entry.kind !== "start") { applyResponse(entry, extra.response.body).then(render); }
       Q.refreshPage();
     } else if (name === "refused") {
       if (entry.kind === "photo") { delete progress[entry.form]; busyPhoto(entry.form, false); }

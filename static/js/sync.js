@@ -291,9 +291,14 @@
       var assets = [];
       var tags = document.querySelectorAll("script[src], link[rel=stylesheet][href]");
       for (var j = 0; j < tags.length; j++) { assets.push(tags[j].getAttribute("src") || tags[j].getAttribute("href")); }
-      if (reg.active && navigator.onLine !== false) {
-        reg.active.postMessage({type: "cache", pages: pages, assets: assets});
-      }
+      if (!reg.active || navigator.onLine === false) { return; }
+      // On 我的任务 the records of tasks still 待检查 are prepared first, so that their
+      // cached checklists work from 开始检查 on without network.
+      var ready = links.length && document.body.classList.contains("my-tasks-page") ?
+        fetch("/inspections/mine/prepare", {method: "POST", credentials: "same-origin",
+                                             headers: {"X-CSRFToken": pageToken() || "", "HX-Request": "true"}})
+          .catch(function () { return null; }) : Promise.resolve();
+      return ready.then(function () { reg.active.postMessage({type: "cache", pages: pages, assets: assets}); });
     }).catch(function () { /* no service worker: online only, as before */ });
   }
 

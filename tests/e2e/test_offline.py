@@ -213,12 +213,16 @@ def test_a_offline_all_the_way_then_synced_exactly_once(net, browser, task_setup
     context = persistent(browser, folder)
     page = context.pages[0] if context.pages else context.new_page()
     login(page, base, users[0].username)
-    start_task(page, base, task)
+    # The task is still 待检查: opening 我的任务 with a connection prepares its record
+    # (not started) and caches its checklist, so that 开始检查 works offline.
     page.goto(base + "/inspections/mine")
     expect(page.locator("#sync-bar")).to_have_text(NONE_PENDING)
     wait_cached(page, f"/inspections/tasks/{task.id}")
     wait_cached(page, "/inspections/mine")
     page.wait_for_function("() => !!navigator.serviceWorker.controller", timeout=15_000)
+    db.session.rollback()
+    prepared = db.session.scalar(select(Inspection).where(Inspection.task_id == task.id))
+    assert prepared is not None and prepared.started_at is None
 
     relay.stop()
     seen = len(counter.requests)
@@ -227,6 +231,11 @@ def test_a_offline_all_the_way_then_synced_exactly_once(net, browser, task_setup
     page.get_by_role("link", name=task.enterprise.name).click()
     expect(page.locator("h1")).to_contain_text(task.enterprise.name)
     ready(page)
+    expect(page.locator("#checklist-body")).to_be_hidden()
+    page.get_by_role("button", name="开始检查").click()
+    expect(page.locator("#checklist-body")).to_be_visible()
+    expect(page.locator("#start-gate")).to_be_hidden()
+    expect(page.locator("#sync-bar")).to_contain_text("1 项待同步")
     for no, code in PASSING.items():
         tap(page, no, code)
         expect(page.locator(f"#item-{no} .sync-state.is-pending").first).to_contain_text("待同步")
@@ -260,6 +269,7 @@ def test_a_offline_all_the_way_then_synced_exactly_once(net, browser, task_setup
     expect(page.locator("h1")).to_contain_text(task.enterprise.name)
     ready(page)
     expect(page.locator("#sync-bar")).to_have_text(re.compile(rf"^{pending} 项待同步"))
+    expect(page.locator("#checklist-body")).to_be_visible()     # the queued 开始检查 opens it again
     for no, code in PASSING.items():
         expect(page.locator(f"#item-{no} input[name=record][value={code}]")).to_be_checked()
         expect(page.locator(f"#item-{no} textarea[name=remark]")).to_have_value(f"第{no}项现场备注")
@@ -283,6 +293,10 @@ def test_a_offline_all_the_way_then_synced_exactly_once(net, browser, task_setup
 
     db.session.rollback()
     inspection = db.session.scalar(select(Inspection))
+    assert inspection.started_at is not None
+    started = db.session.scalars(select(AuditLog.action).where(AuditLog.object_type == "inspection",
+                                                              AuditLog.object_id == str(inspection.id))).all()
+    assert started.count("inspection.prepared") == 1 and started.count("inspection.started") == 1
     answers = {a.item_no: a for a in inspection.answers}
     for no, code in PASSING.items():
         assert answers[no].record == code and answers[no].remark == f"第{no}项现场备注"

@@ -401,3 +401,31 @@ def test_self_report_and_stamp(started, client):
     assert [a.kind for a in inspection.additions] == ["stamp"] and seal_intact(inspection)
     assert json.loads(json.dumps({"seal": compute_seal(inspection)}))
     assert re.search(r"盖章页照片", client.get(f"/inspections/tasks/{task.id}").get_data(as_text=True))
+
+
+def test_prepared_record_is_started_by_the_tap_or_the_first_write(app, client, task_setup, auth):
+    """Records prepared for offline use (开始检查 offline, issue 10) stay not started until
+    the officer's tap or first write reaches the server; only the officer's own 待检查
+    tasks are prepared, once."""
+    from xcapp.audit.models import AuditLog
+    from xcapp.inspections.models import Inspection
+
+    task, officers, users = task_setup
+    auth.login_as(users[0])
+    assert client.post("/inspections/mine/prepare").get_json() == {"prepared": [task.id]}
+    assert client.post("/inspections/mine/prepare").get_json() == {"prepared": []}
+    inspection = db.session.scalar(select(Inspection).where(Inspection.task_id == task.id))
+    assert inspection.started_at is None and len(inspection.equipment_rows) == 2   # pre-filled as by 开始检查
+    page = client.get(f"/inspections/tasks/{task.id}").get_data(as_text=True)
+    assert 'id="start-form"' in page and 'id="checklist-body" hidden' in page
+    # The first write starts it (the queued tap may arrive later); the tap changes nothing then.
+    r = client.post(f"/inspections/{inspection.id}/items/1", data={"record_present": "1", "record": "valid"},
+                    headers={"HX-Request": "true"})
+    assert r.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Inspection, inspection.id).started_at is not None
+    assert client.post(f"/inspections/tasks/{task.id}/start").status_code == 302
+    actions = db.session.scalars(select(AuditLog.action).where(AuditLog.object_type == "inspection")).all()
+    assert actions.count("inspection.prepared") == 1 and actions.count("inspection.started") == 1
+    page = client.get(f"/inspections/tasks/{task.id}").get_data(as_text=True)
+    assert 'id="start-form"' not in page and 'id="checklist-body">' in page

@@ -126,6 +126,7 @@ EXPECTED = {
     # The phone: only the officers of a task fill it; staff of the unit can read it.
     ("inspections.my_tasks", "GET"): same(403, anon=302, inspector=200, assigned=200),
     ("inspections.csrf_token", "GET"): same(403, anon=302, inspector=200, assigned=200),
+    ("inspections.prepare_offline", "POST"): same(403, anon=302, inspector=200, assigned=200),
     ("inspections.service_worker", "GET"): same(200),
     ("inspections.checklist", "GET"): officer_view(),
     ("inspections.start_inspection", "POST"): same(403, anon=302, inspector=404, assigned=302),

@@ -41,6 +41,9 @@ class Inspection(db.Model):
     revision: Mapped[int] = mapped_column(Integer, default=1)
     state: Mapped[str] = mapped_column(String(12), default=DRAFT, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # None: prepared for offline use (the checklist cached on the phone) and not started
+    # yet; set by 开始检查 or by the first write, whichever reaches the server first.
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     method: Mapped[str] = mapped_column(String(20), default="实地检查")
     problem_summary: Mapped[str] = mapped_column(Text, default="")
     summary_edited: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -23,7 +23,7 @@ from . import bp, rules
 from .models import SELF_CHECK_MATCH, SUBMITTED, Blob, Inspection, Photo, SelfReport
 from .services import (Conflict, InspectionError, KeyReused, SaveKey, add_equipment_row, claim_key, add_extra_row, add_photo, approve,
                        attach_stamp, confirm_equipment, delete_extra_row, equipment_warning, latest, officer_of,
-                       record_not_inspected, record_refusal, return_for_revision, save_answer, save_equipment_row,
+                       prepare_for_offline, record_not_inspected, record_refusal, return_for_revision, save_answer, save_equipment_row,
                        save_extra_row, save_self_check, save_self_report, save_summary, seal_intact, sign_enterprise,
                        sign_officer, start, status, submit)
 
@@ -139,6 +139,17 @@ def my_tasks():
     tasks = db.session.scalars(scoped(select(Task), Task).join(Plan, Plan.id == Task.plan_id)
                                .order_by(Plan.deadline, Task.code)).unique().all()
     return render_template("inspections/my_tasks.html", tasks=tasks)
+
+
+@bp.route("/mine/prepare", methods=["POST"])
+@access(INSPECTOR)
+def prepare_offline():
+    """Called by the phone when 我的任务 is open with a connection, before it caches the
+    checklists: the records of tasks still 待检查 are prepared, so that their checklists
+    work offline from 开始检查 on."""
+    prepared = prepare_for_offline(current_user)
+    db.session.commit()
+    return jsonify(prepared=prepared)
 
 
 # ------------------------------------------------------------------ the checklist

@@ -21,6 +21,7 @@ from ..db_setup import lock_row
 from ..extensions import db
 from ..plans.models import (TASK_APPROVED, TASK_IN_PROGRESS, TASK_PENDING, TASK_RETURNED, TASK_SUBMITTED, Task,
                             TaskOfficer)
+from ..registry.models import Officer
 from ..registry.validation import clean_text
 from . import rules
 from .display import remember_person
@@ -89,6 +90,7 @@ def _editable(inspection_id: int, actor, options=()) -> Inspection:
         raise InspectionError("只有本任务的检查人员可以填写检查记录。", 403)
     if not inspection.editable:
         raise InspectionError(f"检查记录{inspection.state_label}，不能再修改。", 409)
+    _mark_started(inspection, actor)   # a write before the queued 开始检查 arrived starts it too
     return inspection
 
 
@@ -161,21 +163,55 @@ def status(inspection: Inspection) -> Status:
 # ------------------------------------------------------------------ start
 
 def start(task_id: int, actor) -> Inspection:
-    """Open the first revision of a task's record, pre-filling the equipment table."""
+    """Open the first revision of a task's record, pre-filling the equipment table; a
+    record prepared for offline use is started now. Tapping it again (or the other
+    officer's tap, or the phone's queued tap arriving late) opens the same record."""
     task = lock_row(db.session, Task, task_id)
     if task is None or officer_of(actor, task) is None:
         raise InspectionError("只有本任务的检查人员可以开始检查。", 403)
     existing = latest(task)
     if existing is not None:
-        return existing  # a second tap opens the same record
-    inspection = Inspection(task_id=task.id, revision=1, state=DRAFT)
+        _mark_started(existing, actor)
+        return existing
+    return _open_record(task, actor, started=True)
+
+
+def _open_record(task: Task, actor, started: bool) -> Inspection:
+    inspection = Inspection(task_id=task.id, revision=1, state=DRAFT, started_at=utcnow() if started else None)
     db.session.add(inspection)
     db.session.flush()
     for position, item in enumerate(task.enterprise.equipment):
         db.session.add(EquipmentRow(inspection_id=inspection.id, position=position, name=item.name,
                                     model=item.model, licensed_qty=item.quantity, from_licence=True))
-    record("inspection.started", inspection, details={"task": task.code}, user=actor)
+    record("inspection.started" if started else "inspection.prepared", inspection,
+           details={"task": task.code}, user=actor)
     return inspection
+
+
+def _mark_started(inspection: Inspection, actor) -> None:
+    if inspection.started_at is None:
+        inspection.started_at = utcnow()
+        record("inspection.started", inspection, details={"task": inspection.task.code}, user=actor)
+
+
+def prepare_for_offline(actor) -> list[int]:
+    """Records for the actor's tasks still 待检查, prepared (not started) so that their
+    checklists can be cached on the phone and 开始检查 works without network. Returns
+    the ids of the tasks prepared now."""
+    task_ids = db.session.scalars(
+        select(Task.id).join(TaskOfficer, TaskOfficer.task_id == Task.id)
+        .join(Officer, Officer.id == TaskOfficer.officer_id)
+        .where(Officer.user_id == actor.id, TaskOfficer.active, Task.state == TASK_PENDING,
+               ~select(Inspection.id).where(Inspection.task_id == Task.id).exists())
+        .order_by(Task.id).distinct()).all()
+    prepared = []
+    for task_id in task_ids:
+        task = lock_row(db.session, Task, task_id)
+        if task is None or task.state != TASK_PENDING or officer_of(actor, task) is None or latest(task) is not None:
+            continue
+        _open_record(task, actor, started=False)
+        prepared.append(task_id)
+    return prepared
 
 
 def _touch_task(inspection: Inspection) -> None:
