@@ -123,19 +123,26 @@ def _register_template_helpers(app: Flask) -> None:
     from .core import roles
     from .core.timeutil import fmt_dt
 
-    static_versions: dict[str, str] = {}
+    static_versions: dict[str, tuple[str, str]] = {}   # name asked for -> (file served, version)
 
     def static_url(filename: str) -> str:
-        """URL of a static file with a content hash, so it can be cached for a year."""
+        """URL of a static file with a content hash, so it can be cached for a year.
+        Outside debug a script ``x.js`` is served as its minified build ``x.min.js``
+        when there is one (tools/build_offline_js.py)."""
         from flask import url_for
 
-        version = static_versions.get(filename)
-        if version is None:
-            path = Path(app.static_folder) / filename
-            version = hashlib.sha256(path.read_bytes()).hexdigest()[:10] if path.exists() else "0"
+        known = static_versions.get(filename)
+        if known is None:
+            served = filename
+            if not app.debug and filename.endswith(".js") and not filename.endswith(".min.js"):
+                minified = filename[:-3] + ".min.js"
+                if (Path(app.static_folder) / minified).exists():
+                    served = minified
+            path = Path(app.static_folder) / served
+            known = (served, hashlib.sha256(path.read_bytes()).hexdigest()[:10] if path.exists() else "0")
             if not app.debug:
-                static_versions[filename] = version
-        return url_for("static", filename=filename, v=version)
+                static_versions[filename] = known
+        return url_for("static", filename=known[0], v=known[1])
 
     # The vendored htmx in both upstream builds of the same version: the readable one
     # for development, the minified one on the wire (17 KB instead of 38 KB gzipped).
