@@ -176,6 +176,27 @@
     return Promise.all(jobs);
   }
 
+  // A row added on the phone is drawn at once from the page's template, under a
+  // reference of the phone's own (client_ref, sent with the add): its saves go to URLs
+  // by that reference, which the server resolves once the queued add has arrived.
+  // After a reload without network the queued adds draw their rows again.
+  function addRow(kind, ref) {
+    var tpl = document.getElementById(kind + "-row-template");
+    if (!tpl || document.getElementById((kind === "extra" ? "extra-r" : "equip-r") + ref)) { return; }
+    var box = document.createElement("div");
+    box.innerHTML = tpl.innerHTML.split("__ref__").join(ref);
+    var row = box.firstElementChild;
+    tpl.parentNode.insertBefore(row, tpl);
+    window.htmx.process(row);
+    // As on the server: a row of item 12 clears its 无 marker.
+    var none = kind === "extra" && tpl.parentNode.querySelector(".actions form");
+    if (none) { none.remove(); }
+  }
+  function refOf(entry) {
+    var f = (entry.fields || []).filter(function (x) { return x[0] === "client_ref"; })[0];
+    return f ? f[1] : "";
+  }
+
   function enqueue(form, elt, url, formData, target) {
     var kind = kindOf(form, elt);
     var id = formKey(form, elt);
@@ -188,8 +209,11 @@
           return e.form === id && e.page === PAGE && e.state === "pending" && !Q.inflight(e.id);
         })[0];
         if (older) { return Q.replace(older, fields); }
-        return Q.add({url: url, fields: fields, kind: kind, form: id, card: cardOf(elt),
-                      target: target && target.id ? target.id : "", swap: swapStyle(elt)});
+        var row = elt.getAttribute("data-add-row") || "";
+        // The row drawn on the phone stays (with what is typed into it): the add's
+        // answer only updates the regions around it.
+        return Q.add({url: url, fields: fields, kind: kind, form: id, card: cardOf(elt), row: row,
+                      target: target && target.id ? target.id : "", swap: row ? "none" : swapStyle(elt)});
       });
     }).then(function (entry) {
       if (kind === "photo") {
@@ -209,9 +233,13 @@
     if (d.verb !== "post") { return; }
     evt.preventDefault();
     var elt = d.elt, form = elt.closest("form") || elt;
-    var question = elt.getAttribute("hx-confirm");   // htmx asked already when the attribute is set
-    void question;
-    enqueue(form, elt, d.path, d.formData || toFormData(d.parameters), d.target);
+    var data = d.formData || toFormData(d.parameters), kind = elt.getAttribute("data-add-row");
+    if (kind) {
+      var ref = Q.uuid().slice(0, 16);
+      data.set("client_ref", ref);
+      addRow(kind, ref);
+    }
+    enqueue(form, elt, d.path, data, d.target);
   });
   function toFormData(params) {
     var fd = new FormData();
@@ -432,6 +460,7 @@
       var pending = {}, cards = {};
       entries.forEach(function (e) {
         if (e.page !== PAGE) { return; }
+        if (e.row && refOf(e)) { addRow(e.row, refOf(e)); }
         var id = e.form || ("card:" + e.card);
         (pending[id] = pending[id] || []).push(e);
         cards[e.card] = true;

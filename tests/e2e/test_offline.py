@@ -698,3 +698,65 @@ def test_another_officers_queue_is_never_sent_under_my_login(live_server, browse
     row = db.session.scalar(select(AuditLog).where(AuditLog.action == "inspection.answer_saved"))
     assert row.username == users[0].username
     context.close()
+
+
+def test_rows_added_offline_survive_a_reload_and_are_stored(net, browser, task_setup, tmp_path):
+    """Item-12 rows and equipment rows added with no network (issue 10): drawn at once,
+    filled, kept across a reload without network, and stored once the phone is back."""
+    from xcapp.inspections.models import EquipmentRow, ExtraRow
+
+    base, relay, counter = net
+    task, officers, users = task_setup
+    context = persistent(browser, tmp_path / "profile")
+    page = context.pages[0] if context.pages else context.new_page()
+    login(page, base, users[0].username)
+    start_task(page, base, task)
+    page.goto(base + "/inspections/mine")
+    wait_cached(page, f"/inspections/tasks/{task.id}")
+    page.wait_for_function("() => !!navigator.serviceWorker.controller", timeout=15_000)
+    db.session.rollback()
+    inspection = db.session.scalar(select(Inspection).where(Inspection.task_id == task.id))
+    equipment_before = len(inspection.equipment_rows)
+
+    relay.stop()
+    seen = len(counter.requests)
+    page.goto(f"{base}/inspections/tasks/{task.id}")
+    ready(page)
+    page.locator("#item-12").get_by_role("button", name="增加检查项目").click()
+    row = page.locator("#item-12 form.extra-row")
+    expect(row).to_have_count(1)
+    row.locator("input[name=project]").fill("绝缘电阻")
+    row.locator("input[name=project]").blur()
+    row.locator("input[name=record]").fill("抽查 3 盘，均合格")
+    row.locator("input[name=record]").blur()
+    row.locator("label.choice", has_text="符合").first.click()
+    page.locator("#equipment").get_by_role("button", name="增加设备").click()
+    added = page.locator("#equipment form.equip-row").nth(equipment_before)
+    expect(added.locator("input[name=name]")).to_be_visible()
+    added.locator("input[name=name]").fill("拉丝机")
+    added.locator("input[name=name]").blur()
+    added.locator("input[name=onsite_qty]").fill("2")
+    added.locator("input[name=onsite_qty]").blur()
+    expect(page.locator("#sync-bar")).to_contain_text("项待同步")
+
+    page.reload()          # still without network: the rows come back from the queue
+    ready(page)
+    row = page.locator("#item-12 form.extra-row")
+    expect(row).to_have_count(1)
+    expect(row.locator("input[name=project]")).to_have_value("绝缘电阻")
+    expect(row.locator("input[name=record]")).to_have_value("抽查 3 盘，均合格")
+    added = page.locator("#equipment form.equip-row").nth(equipment_before)
+    expect(added.locator("input[name=name]")).to_have_value("拉丝机")
+    expect(added.locator("input[name=onsite_qty]")).to_have_value("2")
+    assert len(counter.requests) == seen, counter.requests[seen:]     # nothing reached the server
+
+    relay.start()
+    page.reload()
+    expect(page.locator("#sync-bar")).to_have_text(NONE_PENDING, timeout=60_000)
+    context.close()
+    db.session.rollback()
+    rows = db.session.scalars(select(ExtraRow).where(ExtraRow.inspection_id == inspection.id)).all()
+    assert [(r.project, r.record, r.conclusion) for r in rows] == [("绝缘电阻", "抽查 3 盘，均合格", "conform")]
+    new = db.session.scalars(select(EquipmentRow).where(EquipmentRow.inspection_id == inspection.id,
+                                                        EquipmentRow.from_licence.is_(False))).all()
+    assert [(r.name, r.onsite_qty) for r in new] == [("拉丝机", 2)]

@@ -347,8 +347,11 @@ def test_review_approve_and_return_keeps_sealed_revision(started, client, auth, 
     assert db.session.get(Task, task.id).state == "returned"
     readable = client.get(f"/inspections/tasks/{task.id}?revision=1").get_data(as_text=True)
     assert seal in readable
-    # The officer re-signs and resubmits; the admin approves.
+    # The officer re-signs and resubmits; the admin approves. The new revision is
+    # started (only records prepared for offline use wait for 开始检查).
     auth.login_as(users[0])
+    assert new.started_at is not None
+    assert 'id="start-form"' not in client.get(f"/inspections/tasks/{task.id}").get_data(as_text=True)
     finish(client, new, officers, refuse=True)
     client.post(f"/inspections/{new.id}/submit", data={"inspection_date": "2026-11-03"})
     auth.login_as(make_user("county_admin", "411002"))
@@ -429,3 +432,52 @@ def test_prepared_record_is_started_by_the_tap_or_the_first_write(app, client, t
     assert actions.count("inspection.prepared") == 1 and actions.count("inspection.started") == 1
     page = client.get(f"/inspections/tasks/{task.id}").get_data(as_text=True)
     assert 'id="start-form"' not in page and 'id="checklist-body">' in page
+
+
+def test_rows_added_on_the_phone_are_addressed_by_their_reference(started, client):
+    """Item-12 and equipment rows added without network (issue 10): the add carries the
+    phone's reference, the row's queued saves address it by that reference, a repeated
+    add changes nothing, and a malformed or unknown reference is refused."""
+    from xcapp.inspections.models import EquipmentRow, ExtraRow
+
+    task, officers, users, inspection = started
+    hx = {"HX-Request": "true"}
+    ref = "00112233aabbccdd"
+    assert client.post(f"/inspections/{inspection.id}/extra", data={"client_ref": ref, "save_key": "k1"},
+                       headers=hx).status_code == 200
+    # the same add again (its answer was lost, a new key): still one row
+    assert client.post(f"/inspections/{inspection.id}/extra", data={"client_ref": ref, "save_key": "k2"},
+                       headers=hx).status_code == 200
+    rows = db.session.scalars(select(ExtraRow).where(ExtraRow.inspection_id == inspection.id)).all()
+    assert [r.client_ref for r in rows] == [ref]
+    r = client.post(f"/inspections/{inspection.id}/extra/ref/{ref}",
+                    data={"project": "绝缘电阻", "record": "抽查 3 盘", "conclusion": "conform", "save_key": "k3"},
+                    headers=hx)
+    assert r.status_code == 200
+    db.session.expire_all()
+    row = db.session.get(ExtraRow, rows[0].id)
+    assert (row.project, row.record, row.conclusion) == ("绝缘电阻", "抽查 3 盘", "conform")
+    assert client.post(f"/inspections/{inspection.id}/extra/ref/ffffffffffffffff", data={"project": "x"},
+                       headers=hx).status_code == 404
+    r = client.post(f"/inspections/{inspection.id}/extra", data={"client_ref": "../../x", "save_key": "k4"},
+                    headers=hx)
+    assert r.status_code == 422 and "编号无效" in r.get_data(as_text=True)
+    assert client.post(f"/inspections/{inspection.id}/extra/ref/{ref}/delete", headers=hx).status_code == 200
+    assert db.session.scalars(select(ExtraRow).where(ExtraRow.inspection_id == inspection.id)).all() == []
+
+    before = len(db.session.scalars(select(EquipmentRow).where(EquipmentRow.inspection_id == inspection.id)).all())
+    r = client.post(f"/inspections/{inspection.id}/equipment", data={"client_ref": ref, "save_key": "k5"}, headers=hx)
+    assert r.status_code == 200 and 'id="equipment-status" hx-swap-oob="true"' in r.get_data(as_text=True)
+    r = client.post(f"/inspections/{inspection.id}/equipment/ref/{ref}",
+                    data={"name": "拉丝机", "model": "LH-450", "onsite_qty": "1", "save_key": "k6"}, headers=hx)
+    assert r.status_code == 200
+    added = db.session.scalar(select(EquipmentRow).where(EquipmentRow.client_ref == ref))
+    assert (added.name, added.model, added.onsite_qty, added.from_licence) == ("拉丝机", "LH-450", 1, False)
+    assert len(db.session.scalars(select(EquipmentRow)
+                                  .where(EquipmentRow.inspection_id == inspection.id)).all()) == before + 1
+    # The page carries the templates the phone draws new rows from, with the reference placeholder.
+    page = client.get(f"/inspections/tasks/{task.id}").get_data(as_text=True)
+    assert '<template id="extra-row-template">' in page and '<template id="equipment-row-template">' in page
+    assert f"/inspections/{inspection.id}/extra/ref/__ref__" in page
+    assert f"/inspections/{inspection.id}/equipment/ref/__ref__" in page
+

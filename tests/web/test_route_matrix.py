@@ -135,6 +135,9 @@ EXPECTED = {
     ("inspections.extra_add", "POST"): same(403, anon=302, inspector=404, assigned=302),
     ("inspections.extra_save", "POST"): same(403, anon=302, inspector=404, assigned=302),
     ("inspections.extra_delete", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.extra_ref_save", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.extra_ref_delete", "POST"): same(403, anon=302, inspector=404, assigned=302),
+    ("inspections.equipment_ref_save", "POST"): same(403, anon=302, inspector=404, assigned=302),
     ("inspections.summary_save", "POST"): same(403, anon=302, inspector=404, assigned=302),
     ("inspections.equipment", "GET"): officer_view(),
     ("inspections.equipment", "POST"): officer_write(),
@@ -239,7 +242,7 @@ def make_samples(make_user, actors, make_enterprise, make_officer):
                 "batch_id": batch.id, "kind": "enterprises", "fmt": "xlsx", "uscc": enterprise.uscc,
                 "plan_id": plan.id, "task_id": task.id, "unit_id": task.unit_id, "inspection_id": inspection.id,
                 "item_no": 1, "photo_id": photo.id, "blob_id": signature.blob_id, "day": "2030-01-01",
-                "seal": "0" * 16, "case_id": db.session.scalar(db.select(FollowUpCase.id))}
+                "seal": "0" * 16, "ref": "0123456789abcdef", "case_id": db.session.scalar(db.select(FollowUpCase.id))}
 
     return factory
 
@@ -278,6 +281,10 @@ def _plan_sample(make_enterprise, make_officer, assigned_user):
     jpeg = io.BytesIO()
     Image.new("RGB", (64, 48), (10, 20, 30)).save(jpeg, "JPEG")
     photo = add_photo(inspection.id, 1, jpeg.getvalue(), assigned_user)
+    from xcapp.inspections.services import add_equipment_row, add_extra_row
+
+    add_extra_row(inspection.id, assigned_user, None, "0123456789abcdef")       # rows added on the phone
+    add_equipment_row(inspection.id, assigned_user, None, "0123456789abcdef")
     png = io.BytesIO()
     pad = Image.new("RGBA", (200, 80), (255, 255, 255, 0))
     ImageDraw.Draw(pad).line([(5, 40), (90, 10), (190, 70)], fill=(0, 0, 0, 255), width=4)

@@ -159,6 +159,9 @@ class ExtraRow(db.Model):
     remark: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_by: Mapped[str] = mapped_column(String(64), default="")
+    # The phone's own reference for a row added without network: the row's queued saves
+    # address it by this until they learn its id (issue 10).
+    client_ref: Mapped[str] = mapped_column(String(16), default="")
 
 
 class EquipmentRow(db.Model):
@@ -178,6 +181,9 @@ class EquipmentRow(db.Model):
     from_licence: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_by: Mapped[str] = mapped_column(String(64), default="")
+    # The phone's own reference for a row added without network: the row's queued saves
+    # address it by this until they learn its id (issue 10).
+    client_ref: Mapped[str] = mapped_column(String(16), default="")
 
 
 class Photo(db.Model):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 
 import hashlib
+from types import SimpleNamespace
 
 from flask import Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
+from markupsafe import Markup
 from sqlalchemy import select
 
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404, scoped
@@ -51,6 +53,9 @@ def _ctx(inspection: Inspection | None, task: Task, full: bool = True, **extra) 
         if full:   # a save's answer form and out-of-band regions show neither
             ctx["photos_by_item"] = _photos_by_item(inspection)
             ctx["equipment_warning"] = equipment_warning(inspection)
+    if full and inspection is not None and inspection.editable and ctx["me"] is not None:
+        ctx["row_templates"] = {kind: Markup(render_block(PAGE, f"{kind}_row", row=_new_row(kind), **ctx))
+                                for kind in ("extra", "equipment")}
     if full:
         ctx["self_report"] = db.session.get(SelfReport, task.id)
         ctx["can_manage"] = can_edit_unit(task.unit_id)
@@ -58,6 +63,19 @@ def _ctx(inspection: Inspection | None, task: Task, full: bool = True, **extra) 
                                               .order_by(Inspection.revision)).all() if inspection else []
     ctx.update(extra)
     return ctx
+
+
+NEW_ROW_REF = "__ref__"   # replaced by the phone's reference of the row it adds
+
+
+def _new_row(kind: str) -> SimpleNamespace:
+    """A row as the server creates it on 增加 (add_extra_row / add_equipment_row), for
+    the page's template of rows added on the phone."""
+    common = dict(id=None, client_ref=NEW_ROW_REF, position=None, remark="")
+    if kind == "extra":
+        return SimpleNamespace(project="", record="", conclusion="", **common)
+    return SimpleNamespace(name="", model="", licensed_qty=None, onsite_qty=None, status=rules.EQUIP_ADDED,
+                           from_licence=False, **common)
 
 
 def _photos_by_item(inspection: Inspection) -> dict[int, list[Photo]]:
@@ -276,6 +294,8 @@ def _write(inspection_id: int, action, anchor_item: int, *, block: str | None = 
     if block and is_htmx():
         ctx = _ctx(inspection, inspection.task)
         html = render_block(PAGE, block, message=message, **ctx)
+        if block == "equipment":    # also when the phone keeps its table and takes only what is out of band
+            html += render_block(PAGE, "equipment_status", oob=True, **ctx)
         html += render_block(PAGE, "progress", oob=True, **ctx)
         if block != "summary":
             html += render_block(PAGE, "summary", oob=True, **ctx)
@@ -293,7 +313,31 @@ def _write(inspection_id: int, action, anchor_item: int, *, block: str | None = 
 @bp.route("/<int:inspection_id>/extra", methods=["POST"])
 @access(INSPECTOR)
 def extra_add(inspection_id: int):
-    return _write(inspection_id, lambda i: add_extra_row(i, current_user, _form_key()), 12)
+    ref = request.form.get("client_ref", "")
+    return _write(inspection_id, lambda i: add_extra_row(i, current_user, _form_key(), ref), 12)
+
+
+def _row_by_ref(inspection_id: int, kind: str, ref: str) -> int:
+    """The id of the row the phone added with reference ``ref`` (its saves were queued
+    before the phone knew the id)."""
+    inspection = _inspection(inspection_id)
+    rows = inspection.extra_rows if kind == "extra" else inspection.equipment_rows
+    row = next((r for r in rows if ref and r.client_ref == ref), None)
+    if row is None:
+        abort(404)
+    return row.id
+
+
+@bp.route("/<int:inspection_id>/extra/ref/<ref>", methods=["POST"])
+@access(INSPECTOR)
+def extra_ref_save(inspection_id: int, ref: str):
+    return extra_save(inspection_id, _row_by_ref(inspection_id, "extra", ref))
+
+
+@bp.route("/<int:inspection_id>/extra/ref/<ref>/delete", methods=["POST"])
+@access(INSPECTOR)
+def extra_ref_delete(inspection_id: int, ref: str):
+    return extra_delete(inspection_id, _row_by_ref(inspection_id, "extra", ref))
 
 
 @bp.route("/<int:inspection_id>/extra/<int:row_id>", methods=["POST"])
@@ -326,7 +370,15 @@ def equipment(inspection_id: int):
         if is_htmx():
             return render_block(PAGE, "equipment", **ctx)
         return render_template("inspections/equipment_page.html", **ctx)
-    return _write(inspection_id, lambda i: add_equipment_row(i, current_user, _form_key()), 0, block="equipment")
+    ref = request.form.get("client_ref", "")
+    return _write(inspection_id, lambda i: add_equipment_row(i, current_user, _form_key(), ref), 0,
+                  block="equipment")
+
+
+@bp.route("/<int:inspection_id>/equipment/ref/<ref>", methods=["POST"])
+@access(INSPECTOR)
+def equipment_ref_save(inspection_id: int, ref: str):
+    return equipment_save(inspection_id, _row_by_ref(inspection_id, "equipment", ref))
 
 
 @bp.route("/<int:inspection_id>/equipment/<int:row_id>", methods=["POST"])

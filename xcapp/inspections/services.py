@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -338,9 +339,22 @@ def save_answer(inspection_id: int, item_no: int, data: dict, actor, *, base_ver
     return inspection, answer, False
 
 
-def add_extra_row(inspection_id: int, actor, key: str | None = None) -> Inspection:
+CLIENT_REF = re.compile(r"[0-9a-f]{16}")
+
+
+def _client_ref(value: str, rows) -> bool:
+    """Checks the phone's reference of a new row; True when that row exists already
+    (the add arrived before, e.g. under another key)."""
+    if not value:
+        return False
+    if not CLIENT_REF.fullmatch(value):
+        raise InspectionError("新增行的编号无效，请刷新页面后重试。")
+    return any(r.client_ref == value for r in rows)
+
+
+def add_extra_row(inspection_id: int, actor, key: str | None = None, client_ref: str = "") -> Inspection:
     inspection = _editable(inspection_id, actor)
-    if _receipt(inspection, key, "extra:add"):
+    if _receipt(inspection, key, "extra:add") or _client_ref(client_ref, inspection.extra_rows):
         return inspection
     if len(inspection.extra_rows) >= rules.MAX_EXTRA_ROWS:
         raise InspectionError(rules.extra_rows_full_message())
@@ -348,7 +362,8 @@ def add_extra_row(inspection_id: int, actor, key: str | None = None) -> Inspecti
     if marker is not None and marker.record == rules.NO_EXTRA_ITEMS:
         marker.record, marker.conclusion = "", ""
     position = max((r.position for r in inspection.extra_rows), default=-1) + 1
-    row = ExtraRow(inspection_id=inspection.id, position=position, updated_at=utcnow(), updated_by=actor.username)
+    row = ExtraRow(inspection_id=inspection.id, position=position, updated_at=utcnow(), updated_by=actor.username,
+                   client_ref=client_ref)
     db.session.add(row)
     inspection.extra_rows.append(row)
     _touch_task(inspection)
@@ -448,15 +463,15 @@ def save_equipment_row(inspection_id: int, row_id: int, data: dict, actor, key: 
     return inspection
 
 
-def add_equipment_row(inspection_id: int, actor, key: str | None = None) -> Inspection:
+def add_equipment_row(inspection_id: int, actor, key: str | None = None, client_ref: str = "") -> Inspection:
     inspection = _editable(inspection_id, actor)
-    if _receipt(inspection, key, "equipment:add"):
+    if _receipt(inspection, key, "equipment:add") or _client_ref(client_ref, inspection.equipment_rows):
         return inspection
     if len(inspection.equipment_rows) >= rules.MAX_EQUIPMENT_ROWS:
         raise InspectionError(f"关键生产设备表最多 {rules.MAX_EQUIPMENT_ROWS} 行")
     position = max((r.position for r in inspection.equipment_rows), default=-1) + 1
     row = EquipmentRow(inspection_id=inspection.id, position=position, from_licence=False,
-                       status=rules.EQUIP_ADDED, updated_at=utcnow(), updated_by=actor.username)
+                       status=rules.EQUIP_ADDED, updated_at=utcnow(), updated_by=actor.username, client_ref=client_ref)
     db.session.add(row)
     inspection.equipment_rows.append(row)
     inspection.equipment_confirmed_at = None
@@ -931,7 +946,7 @@ def return_for_revision(inspection_id: int, reason: str, actor) -> Inspection:
     old = _reviewable(inspection_id, actor)
     old.state = RETURNED
     old.return_reason, old.reviewed_at, old.reviewed_by = reason[:2000], utcnow(), actor.username
-    new = Inspection(task_id=old.task_id, revision=old.revision + 1, state=DRAFT, method=old.method,
+    new = Inspection(task_id=old.task_id, revision=old.revision + 1, state=DRAFT, method=old.method, started_at=utcnow(),
                      problem_summary=old.problem_summary, summary_edited=old.summary_edited,
                      self_check_match=old.self_check_match, self_check_note=old.self_check_note,
                      not_inspected_reason="", return_reason="")
