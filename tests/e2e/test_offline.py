@@ -242,7 +242,13 @@ def test_a_offline_all_the_way_then_synced_exactly_once(net, browser, task_setup
         remark = page.locator(f"#item-{no} textarea[name=remark]")
         remark.fill(f"第{no}项现场备注")
         remark.blur()
-    page.locator("#item-12").get_by_text(rules.NO_EXTRA_ITEMS_LABEL).click()
+    page.locator("#item-12").get_by_role("button", name="增加检查项目").click()
+    extra = page.locator("#item-12 form.extra-row")
+    extra.locator("input[name=project]").fill("导体直流电阻")
+    extra.locator("input[name=project]").blur()
+    extra.locator("input[name=record]").fill("抽查 2 盘")
+    extra.locator("input[name=record]").blur()
+    extra.locator("label.choice", has_text="符合").first.click()
     page.locator("#photo-form-6 input[type=file]").set_input_files(str(jpeg_file(tmp_path, (2000, 1500))))
     expect(page.locator("#item-6 .pending-photo")).to_have_count(1)
     for i in range(2):
@@ -274,6 +280,7 @@ def test_a_offline_all_the_way_then_synced_exactly_once(net, browser, task_setup
         expect(page.locator(f"#item-{no} input[name=record][value={code}]")).to_be_checked()
         expect(page.locator(f"#item-{no} textarea[name=remark]")).to_have_value(f"第{no}项现场备注")
         expect(page.locator(f"#item-{no} .sync-state.is-pending").first).to_contain_text("待同步")
+    expect(page.locator("#item-12 form.extra-row input[name=project]")).to_have_value("导体直流电阻")
     expect(page.locator("#item-6 .pending-photo")).to_have_count(1)
     expect(page.locator("#signatures .pending-sig")).to_have_count(2)
     expect(page.locator("#enterprise .pending-sig")).to_have_count(1)
@@ -300,7 +307,7 @@ def test_a_offline_all_the_way_then_synced_exactly_once(net, browser, task_setup
     answers = {a.item_no: a for a in inspection.answers}
     for no, code in PASSING.items():
         assert answers[no].record == code and answers[no].remark == f"第{no}项现场备注"
-    assert answers[12].record == rules.NO_EXTRA_ITEMS
+    assert [(r.project, r.record, r.conclusion) for r in inspection.extra_rows] == [("导体直流电阻", "抽查 2 盘", "conform")]
     assert db.session.scalar(select(func.count()).select_from(Photo)) == 1
     assert db.session.scalar(select(func.count()).select_from(Signature)) == 2
     assert inspection.enterprise_rep == "王喆" and inspection.enterprise_opinion == "无异议"
