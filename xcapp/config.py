@@ -83,6 +83,10 @@ class Config:
     LOGIN_ACCOUNT_MAX_DELAY = timedelta(seconds=60)
     LOGIN_ADDRESS_MAX_DELAY = timedelta(minutes=15)
 
+    # CPU-heavy work of a request (password hash, photo decoding, import parsing) runs on a
+    # thread this much lower in priority (Linux nice), so saves get the CPU first; 0: off.
+    SLOW_WORK_NICE = int(os.environ.get("SLOW_WORK_NICE", "10"))
+
     SEND_FILE_MAX_AGE_DEFAULT = timedelta(days=365)
     # The site's public address (scheme://host[:port]) for the QR code and the public
     # record check link; required in production. Read when the app is created.

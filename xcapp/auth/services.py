@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..audit.services import record
+from ..core import slow
 from ..core.models import Unit
 from ..core.roles import ALL_ROLES, CITY_ADMIN, READONLY, ROLE_LABELS
 from ..core.timeutil import utcnow
@@ -112,7 +113,7 @@ def authenticate(username: str, password: str, remote_addr: str = "") -> LoginRe
         begin_write(db.session)
         return _refuse_throttled(username, state)
     user = db.session.scalar(select(User).where(User.username == username))
-    ok = check_password_hash(user.password_hash if user is not None else dummy_hash(), password)
+    ok = slow.run(check_password_hash, user.password_hash if user is not None else dummy_hash(), password)
     ok = ok and user is not None and user.is_active
     begin_write(db.session)    # only now the write lock (SQLite), for the outcome
     if ok:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..audit.services import canonical_json, record
+from ..core import slow
 from ..core.timeutil import CST, local_today, to_local, utcnow
 from ..db_setup import lock_row
 from ..extensions import db
@@ -555,7 +556,7 @@ def _process_photo(data: bytes, captured_at: datetime | None = None):
     config = current_app.config if has_app_context() else {}
     try:
         with decode_slot(config.get("PHOTO_DECODE_SLOTS", 1), config.get("PHOTO_DECODE_WAIT_S", 5.0)):
-            return process_photo(data, captured_at=captured_at)
+            return slow.run(process_photo, data, captured_at=captured_at)
     except ImageBusy as exc:
         raise InspectionError(exc.message, 503) from exc
     except ImageRejected as exc:

@@ -46,6 +46,7 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.services import record, record_many
+from ..core import slow
 from ..core.roles import CITY_ADMIN
 from ..core.timeutil import utcnow
 from ..db_setup import bulk_insert, bulk_writes, lock_row
@@ -195,7 +196,8 @@ def analyse(kind_key: str, data: bytes, filename: str, actor=None, mapping: dict
     preview = ImportPreview(kind, filename, mapping=mapping)
     columns = [spec.column for spec in kind.specs]
     try:
-        table = read_table(data, filename, max_rows=MAX_IMPORT_ROWS)
+        # Parsing is pure and slow: on the low-priority thread (see core.slow).
+        table = slow.run(read_table, data, filename, max_rows=MAX_IMPORT_ROWS)
         preview.unknown_headers = unknown_headers(kind, table.headers)
         positions = map_headers(table.headers, columns, mapping, kind.ignored)
         recs = records(table, columns, mapping, kind.ignored)
