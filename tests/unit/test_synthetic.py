@@ -221,7 +221,13 @@ def test_custom_categories_and_units():
     assert s.category_profile("化肥（复肥）").key == "fertiliser"
     assert s.category_profile("直接接触食品的材料等相关产品").key == "food"
     assert s.category_profile("危险化学品包装物及容器").key == "hazpack"
-    assert s.category_profile("某新产品").code == s.category_profile("某新产品").code
+    # An unknown category gets the generic profile, with an XK code of its own (30-99, clear of
+    # the real categories' codes) that its generated licence numbers carry.
+    generic = s.category_profile("某新产品")
+    assert generic.key == "generic"
+    assert 30 <= int(generic.code) <= 99
+    assert generic.code not in {s.category_profile(c).code for c in CATEGORIES}
+    assert new and all(r["licence_no"].startswith(f"豫XK{generic.code}-001-") for r in new)
 
 
 def test_default_today_and_bad_input():
