@@ -61,8 +61,8 @@ def test_demo_plan_drawn_dispatched_with_officers(app, runner):
     import json
 
     from xcapp.plans.models import Plan, Task, TaskOfficer
-    from xcapp.plans.sampling import verify_bundle
     from xcapp.plans.services import build_bundle
+    from xcapp.plans.verify import verify_bundle
     from xcapp.registry.models import Officer
 
     assert runner.invoke(args=["demo", "load"]).exit_code == 0
