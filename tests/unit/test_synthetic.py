@@ -1,4 +1,4 @@
-"""Unit tests for xcapp.registry.synthetic (pure; no app fixtures)."""
+"""Unit tests for xcapp.demo.synthetic (pure; no app fixtures)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from xcapp.registry import synthetic as s
+from xcapp.demo import synthetic as s
 from xcapp.registry.validation import validate_licence_no, validate_phone, validate_uscc
 
 UNITS = ["411002", "411003", "411081", "411082", "411024", "411025", "411071", "411072", "411073"]
