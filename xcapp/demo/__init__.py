@@ -1,6 +1,7 @@
 """Demo data for `flask --app wsgi demo load` (idempotent): the demo accounts here, each
 feature's part in a module of this package, run in the order of :func:`demo_steps`.
-Product code never imports this package; ``synthetic`` also feeds the benchmarks and tests.
+Only the ``demo`` command imports this package (the features never do); ``synthetic``
+also feeds the benchmarks and tests.
 
 Demo passwords are generated at random on the first load and kept in
 instance/demo-accounts.json (not in the repository), so that no deployment
