@@ -22,7 +22,7 @@ def load_registry(n_enterprises: int, n_officers: int, n_units: int = 9, only_un
     from xcapp.db_setup import bulk_insert
     from xcapp.extensions import db
     from xcapp.registry.models import Enterprise, Officer, ProductCategory
-    from xcapp.registry.synthetic import generate_enterprises, generate_officers
+    from xcapp.demo.synthetic import generate_enterprises, generate_officers
 
     existing = db.session.scalar(db.select(db.func.count()).select_from(Unit)) - 1
     if n_units > existing:

@@ -59,7 +59,7 @@ def import_csv(url: str) -> bytes:
     from sqlalchemy import create_engine, text
 
     from xcapp.registry.models import DEFAULT_CATEGORIES
-    from xcapp.registry.synthetic import generate_enterprises
+    from xcapp.demo.synthetic import generate_enterprises
 
     from .registry_bench import _csv
 

@@ -228,7 +228,7 @@ def _offline_open(report, pw, base, checklist, username, relay, tmp):
 def _queue_sync(report, browser, base, checklist, username, relay, photo, counter):
     from tests.e2e.test_inspector_phone import draw, option_label
     from xcapp.inspections import rules
-    from xcapp.inspections.demo import PASSING
+    from xcapp.demo.inspections import PASSING
 
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, service_workers="block")
     page = context.new_page()

@@ -32,7 +32,7 @@ def _csv(rows) -> bytes:
 
 def _rows(n: int, seed: int):
     from xcapp.registry.models import DEFAULT_CATEGORIES
-    from xcapp.registry.synthetic import generate_enterprises
+    from xcapp.demo.synthetic import generate_enterprises
 
     units = ["411002", "411003", "411081", "411082", "411024", "411025", "411071", "411072", "411073"]
     return generate_enterprises(n, units, DEFAULT_CATEGORIES, seed=seed, today=date(2026, 11, 1))

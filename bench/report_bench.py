@@ -28,7 +28,7 @@ def _results(plan_id: int, share_done: float = 0.9, seed: int = 13, photos: list
 
     from xcapp.extensions import db
     from xcapp.inspections import rules
-    from xcapp.inspections.demo import FAILING, PASSING
+    from xcapp.demo.inspections import FAILING, PASSING
     from xcapp.inspections.models import Answer, Blob, Inspection, Photo
     from xcapp.oversight.models import FollowUpAction, FollowUpCase
     from xcapp.plans.models import Task

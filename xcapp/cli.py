@@ -346,7 +346,7 @@ def draw_verify(bundle_file):
     """Recompute every draw from the bundle alone; exit 1 naming the first mismatch."""
     import json
 
-    from .plans.sampling import BundleMismatch, verify_bundle
+    from .plans.verify import BundleMismatch, verify_bundle
 
     try:
         with open(bundle_file, encoding="utf-8") as fh:

@@ -1,4 +1,4 @@
-"""Unit tests for xcapp.registry.synthetic (pure; no app fixtures)."""
+"""Unit tests for xcapp.demo.synthetic (pure; no app fixtures)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from xcapp.registry import synthetic as s
+from xcapp.demo import synthetic as s
 from xcapp.registry.validation import validate_licence_no, validate_phone, validate_uscc
 
 UNITS = ["411002", "411003", "411081", "411082", "411024", "411025", "411071", "411072", "411073"]
@@ -221,7 +221,13 @@ def test_custom_categories_and_units():
     assert s.category_profile("化肥（复肥）").key == "fertiliser"
     assert s.category_profile("直接接触食品的材料等相关产品").key == "food"
     assert s.category_profile("危险化学品包装物及容器").key == "hazpack"
-    assert s.category_profile("某新产品").code == s.category_profile("某新产品").code
+    # An unknown category gets the generic profile, with an XK code of its own (30-99, clear of
+    # the real categories' codes) that its generated licence numbers carry.
+    generic = s.category_profile("某新产品")
+    assert generic.key == "generic"
+    assert 30 <= int(generic.code) <= 99
+    assert generic.code not in {s.category_profile(c).code for c in CATEGORIES}
+    assert new and all(r["licence_no"].startswith(f"豫XK{generic.code}-001-") for r in new)
 
 
 def test_default_today_and_bad_input():

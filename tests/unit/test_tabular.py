@@ -7,6 +7,7 @@ import zipfile
 import openpyxl
 import pytest
 
+from xcapp.core.text import neutralize
 from xcapp.registry.tabular import (
     MAX_BYTES,
     CellProblem,
@@ -14,7 +15,6 @@ from xcapp.registry.tabular import (
     TableError,
     cell_problems,
     map_headers,
-    neutralize,
     read_table,
     records,
     write_csv,

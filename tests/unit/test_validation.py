@@ -5,14 +5,13 @@ import re
 
 import pytest
 
+from xcapp.core.text import normalize_code, normalize_text
 from xcapp.registry.validation import (
     LICENCE_NO_PATTERN,
     USCC_ALPHABET,
     ValidationError,
     make_uscc,
-    normalize_code,
     normalize_licence_no,
-    normalize_text,
     normalize_uscc,
     parse_date,
     uscc_check_char,

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from xcapp.core.timeutil import local_today
+from xcapp.demo.inspections import FAILING, PASSING, signature
 from xcapp.extensions import db
 from xcapp.inspections import rules
-from xcapp.inspections.demo import FAILING, PASSING, _signature
 from xcapp.inspections.models import Inspection
 from xcapp.plans.models import Task
 
@@ -103,12 +103,12 @@ def build(make_enterprise, make_officer, make_user) -> Data:
             add_photo(inspection.id, 6, jpeg(k + 1), actor)
             _equipment(inspection, actor)
             for n, place in enumerate(task.active_officers):
-                sign_officer(inspection.id, place.officer_id, True, _signature(k * 10 + n), actor)
+                sign_officer(inspection.id, place.officer_id, True, signature(k * 10 + n), actor)
             if k == 2:
                 record_refusal(inspection.id, "企业负责人对检查结论有异议，拒绝签字",
                                [p.officer_id for p in task.active_officers], actor)
             else:
-                sign_enterprise(inspection.id, "无异议", "王五", _signature(k + 100), actor)
+                sign_enterprise(inspection.id, "无异议", "王五", signature(k + 100), actor)
             if k == 0:
                 save_self_report(task.id, "企业自查：12 项均符合。", None, actor)
             submit(inspection.id, today, actor)

@@ -61,8 +61,8 @@ def test_demo_plan_drawn_dispatched_with_officers(app, runner):
     import json
 
     from xcapp.plans.models import Plan, Task, TaskOfficer
-    from xcapp.plans.sampling import verify_bundle
     from xcapp.plans.services import build_bundle
+    from xcapp.plans.verify import verify_bundle
     from xcapp.registry.models import Officer
 
     assert runner.invoke(args=["demo", "load"]).exit_code == 0
@@ -98,18 +98,20 @@ def test_demo_inspections_cover_every_outcome(app, runner):
 
 
 def test_demo_steps_run_in_dependency_order_whatever_was_imported_first(app):
-    """The demo's steps were registered in import order: a test (or a command) that imported
-    xcapp.plans.demo before the registry's demo module made the plan load before the
-    enterprises existed. The order is now one plain list."""
+    """The demo's steps were once registered in import order: a test (or a command) that imported
+    the plan's demo module before the registry's made the plan load before the enterprises
+    existed. The order is one plain list in xcapp.demo."""
     import importlib
 
-    for name in ["xcapp.publicity.demo", "xcapp.oversight.demo", "xcapp.plans.demo", "xcapp.inspections.demo",
-                 "xcapp.registry.demo"]:
+    for name in ["xcapp.demo.publicity", "xcapp.demo.oversight", "xcapp.demo.plans", "xcapp.demo.inspections",
+                 "xcapp.demo.registry"]:
         importlib.import_module(name)
     from xcapp.demo import demo_steps, load_demo
 
-    assert [step.__module__ for step in demo_steps()][:3] == ["xcapp.registry.demo", "xcapp.plans.demo",
-                                                               "xcapp.inspections.demo"]
+    assert [(step.__module__, step.__name__) for step in demo_steps()] == [
+        ("xcapp.demo.registry", "load_registries"), ("xcapp.demo.plans", "load_plan"),
+        ("xcapp.demo.inspections", "load_inspections"), ("xcapp.demo.oversight", "load_follow_up"),
+        ("xcapp.demo.oversight", "load_follow_through"), ("xcapp.demo.publicity", "load_publications")]
     load_demo()
     from sqlalchemy import func, select
 

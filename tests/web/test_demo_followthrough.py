@@ -6,13 +6,13 @@ from xcapp.extensions import db
 
 
 def test_demo_covers_the_follow_through(app, runner):
-    # Demo modules are imported by the load itself (they register in import order).
+    # The load itself imports and runs every step of xcapp.demo.demo_steps().
     result = runner.invoke(args=["demo", "load"])
     assert result.exit_code == 0, result.output
     from xcapp.inspections.models import SelfReport
     from xcapp.oversight.models import FollowUpCase
     from xcapp.oversight.services import facts
-    from xcapp.plans.demo import DEMO_CODE
+    from xcapp.demo.plans import DEMO_CODE
     from xcapp.plans.models import Plan, Task
     from xcapp.publicity.models import Publication
     from xcapp.auth.models import User

@@ -15,6 +15,7 @@ from xcapp.plans import sampling
 from xcapp.plans.models import EnterpriseDraw, InspectorDraw, Plan, PopulationMember, Replacement, Task, TaskOfficer
 from xcapp.plans.services import (PlanError, build_bundle, create_plan, dispatch_plan, draw_enterprises,
                                   draw_officers, freeze_plan, replace_officer)
+from xcapp.plans.verify import BundleMismatch, verify_bundle
 from xcapp.registry.services import declare_recusal
 
 RISKS = ["低", "中", "中高", "高"]
@@ -57,7 +58,7 @@ def test_full_flow_bundle_verifies(app, registry):
     plan = run_plan()
     assert plan.state == "in_progress"
     bundle = build_bundle(plan)
-    sampling.verify_bundle(json.loads(json.dumps(bundle)))
+    verify_bundle(json.loads(json.dumps(bundle)))
     # Class sizes are the ceilings of N * p: 9 per class -> 1, 2, 3, 5.
     assert plan.class_counts == {"低": 9, "中": 9, "中高": 9, "高": 9}
     assert len(bundle["selected"]) == 1 + 2 + 3 + 5
@@ -118,7 +119,7 @@ def test_redraw_needs_reason_keeps_history_and_is_impossible_after_dispatch(app,
     bundle = build_bundle(plan)
     assert [v["version"] for v in bundle["draw_versions"]] == [1, 2]
     assert bundle["entropy"] == "second"
-    sampling.verify_bundle(bundle)
+    verify_bundle(bundle)
     dispatch_plan(plan.id)
     db.session.commit()
     with pytest.raises(PlanError, match="不能抽取企业"):
@@ -203,7 +204,7 @@ def test_replacement_with_reason_versioned_and_in_bundle(app, registry):
     assert out.active is False and out.replace_reason == "因病住院，不能参加检查"
     assert added.cert_no not in task.excluded and len(task.active_officers) == 2
     bundle = build_bundle(plan)
-    sampling.verify_bundle(bundle)
+    verify_bundle(bundle)
     replacements = [r for d in bundle["inspector_draws"] for r in d["replacements"]]
     assert replacements[0]["out"] == out.cert_no and replacements[0]["reason"] == "因病住院，不能参加检查"
     # After the first answer the officers are fixed.
@@ -222,7 +223,7 @@ MUTATIONS = ["selected", "entropy", "population", "pool", "assignment"]
 @given(data=st.data())
 def test_verify_rejects_any_altered_app_bundle(app_bundle, data):
     bundle = json.loads(json.dumps(app_bundle))
-    sampling.verify_bundle(bundle)
+    verify_bundle(bundle)
     what = data.draw(st.sampled_from(MUTATIONS))
     if what == "selected":
         i = data.draw(st.integers(0, len(bundle["selected"]) - 1))
@@ -242,8 +243,8 @@ def test_verify_rejects_any_altered_app_bundle(app_bundle, data):
         assignment = draw["assignments"][data.draw(st.integers(0, len(draw["assignments"]) - 1))]
         others = [c for c in draw["pool"] if c not in assignment["inspectors"]]
         assignment["inspectors"][data.draw(st.integers(0, 1))] = data.draw(st.sampled_from(others))
-    with pytest.raises(sampling.BundleMismatch):
-        sampling.verify_bundle(bundle)
+    with pytest.raises(BundleMismatch):
+        verify_bundle(bundle)
 
 
 @pytest.fixture
@@ -367,7 +368,7 @@ def test_public_receipt_and_bundle_without_login(client, registry):
     assert officer.phone not in text
     bundle = client.get(f"/public/plans/{plan.id}/bundle.json")
     assert bundle.status_code == 200 and "attachment" in bundle.headers["Content-Disposition"]
-    sampling.verify_bundle(json.loads(bundle.data))
+    verify_bundle(json.loads(bundle.data))
     assert b"13800000000" not in bundle.data
 
 

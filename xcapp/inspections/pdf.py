@@ -72,9 +72,8 @@ def _item_rows(inspection):
     return rows
 
 
-def render_inspection_pdf(inspection, public_url: str, builtin_font: bool = False) -> bytes:
-    """The sealed (or draft) record of one inspection. ``builtin_font`` uses reportlab's
-    non-embedded STSong-Light (the benchmark's floor only; never shipped)."""
+def render_inspection_pdf(inspection, public_url: str) -> bytes:
+    """The sealed (or draft) record of one inspection."""
     from ..extensions import db
     from .models import Blob
     from .services import counted_signatures
@@ -89,7 +88,7 @@ def render_inspection_pdf(inspection, public_url: str, builtin_font: bool = Fals
     html = render_template(
         "pdf/inspection.html", inspection=inspection, task=inspection.task, items=_item_rows(inspection),
         rules=rules, signatures=signatures, enterprise_signature=blob_uri(inspection.enterprise_signature_id),
-        font_url=FONT_FILE.as_uri(), builtin_font=builtin_font, public_url=public_url,
+        font_url=FONT_FILE.as_uri(), public_url=public_url,
         qr=qr_data_uri(public_url) if public_url else None, blank=False, refusal_officers=refusal_officers)
     return _html_to_pdf(html)
 
@@ -116,5 +115,5 @@ def attesting_officers(inspection) -> str:
 def render_blank_pdf() -> bytes:
     html = render_template("pdf/inspection.html", inspection=None, task=None, items=_item_rows(None), rules=rules,
                            signatures=[], enterprise_signature=None, font_url=FONT_FILE.as_uri(),
-                           builtin_font=False, public_url="", qr=None, blank=True)
+                           public_url="", qr=None, blank=True)
     return _html_to_pdf(html)

@@ -18,13 +18,13 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ..audit.services import canonical_json, record
 from ..core import slow
+from ..core.text import clean_text
 from ..core.timeutil import CST, local_today, to_local, utcnow
 from ..db_setup import lock_row
 from ..extensions import db
 from ..plans.models import (TASK_APPROVED, TASK_IN_PROGRESS, TASK_PENDING, TASK_RETURNED, TASK_SUBMITTED, Task,
                             TaskOfficer)
 from ..registry.models import Officer
-from ..registry.validation import clean_text
 from . import rules
 from .display import remember_person
 from .images import ImageBusy, ImageRejected, decode_data_url, decode_slot, process_photo, validate_signature_png

@@ -214,7 +214,7 @@ def take_action(case_id: int, action: str, note: str, deadline: date | None, rec
     from ..audit.services import record
     from ..core.authz import can_edit_unit
     from ..db_setup import lock_row
-    from ..registry.validation import clean_text
+    from ..core.text import clean_text
     from . import followup
     from .models import FollowUpAction, FollowUpCase
 

@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 
 from ..audit.services import record, record_many
 from ..core.models import Unit
+from ..core.text import clean_text, normalize_text
 from ..core.timeutil import local_today, utcnow
 from ..db_setup import bulk_insert, lock_row
 from ..extensions import db
 from ..registry.fields import RISK_PENDING
 from ..registry.models import ENDED_LICENCE_STATES, Enterprise, Officer, ProductCategory, Recusal
-from ..registry.validation import clean_text, normalize_text
 from . import sampling
 from .models import (COMPLETED, DISPATCHED, DRAFT, DRAWN, FROZEN, IN_PROGRESS, KIND_DRAWN, KIND_LATER,
                      KIND_RECHECK, TASK_APPROVED, TASK_KINDS, TASK_METHODS, TASK_PENDING, TASK_RETURNED,

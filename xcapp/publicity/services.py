@@ -12,12 +12,12 @@ from sqlalchemy.orm import joinedload
 from ..db_setup import bulk_insert
 
 from ..audit.services import record
+from ..core.text import neutralize
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..inspections import rules
 from ..inspections.models import APPROVED, Inspection
 from ..plans.models import Plan, Task
-from ..registry.tabular import neutralize
 from . import categories
 from .models import Publication, WorkdayOverride, WorkdayYear
 from .workdays import PUBLICATION_DEADLINE_WORKDAYS, WorkdayCalendar

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
+from ..core.text import clean_text, normalize_code, normalize_text
 from .tabular import Column
-from .validation import (ValidationError, clean_text, normalize_code, normalize_text, parse_date,
-                         refuse_formula, validate_licence_no, validate_phone, validate_uscc)
+from .validation import (ValidationError, parse_date, refuse_formula, validate_licence_no, validate_phone,
+                         validate_uscc)
 
 RISK_CLASSES = ("低", "中", "中高", "高")
 #: Not yet classified (issue 13.4): an enterprise imported from the licence database stays

@@ -9,10 +9,10 @@ from sqlalchemy import func, or_, select
 from ..core.authz import scoped
 from ..core.models import Unit
 from ..core.params import int_arg
+from ..core.text import normalize_text
 from ..core.timeutil import local_today
 from ..extensions import db
 from .models import EXPIRY_WARNING_DAYS, Enterprise, Officer
-from .validation import normalize_text
 
 PAGE_SIZE = 30
 

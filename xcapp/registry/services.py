@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 from ..audit.services import record
 from ..core.models import Unit, all_units
 from ..core.roles import CITY_ADMIN
+from ..core.text import clean_text, normalize_text
 from ..core.timeutil import local_today
 from ..extensions import db
 from .fields import (ENTERPRISE_FIELDS, OFFICER_FIELDS, Lookups, check_enterprise, clean_record, diff,
                      show_value)
 from .models import (DEFAULT_CATEGORIES, ChangeRecord, Enterprise, EquipmentRecord, Officer,
                      ProductCategory, Recusal)
-from .validation import clean_text, normalize_text
 
 
 class RegistryError(Exception):

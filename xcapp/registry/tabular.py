@@ -74,7 +74,8 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple, Sequence
 
-from .validation import FORMULA_CHARS, formula_message, normalize_text
+from ..core.text import INJECTION_CHARS, neutralize, normalize_text
+from .validation import FORMULA_CHARS, formula_message
 
 __all__ = [
     "TableError",
@@ -88,7 +89,6 @@ __all__ = [
     "cell_problems",
     "map_headers",
     "records",
-    "neutralize",
     "write_csv",
     "write_xlsx",
 ]
@@ -107,7 +107,6 @@ MAX_SHARED_STRINGS = 1_000_000
 MAX_TEXT_CHARS = 40_000_000
 
 _FORMULA_CHARS = FORMULA_CHARS
-_INJECTION_CHARS = ("=", "+", "-", "@", "\t", "\r")
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 
 
@@ -185,7 +184,7 @@ def _unquote(value: str) -> tuple[str, bool]:
     """Remove the export apostrophe. Returns (value, was_quoted)."""
     if value.startswith("'"):
         rest = value.lstrip("'")
-        if rest and rest[0] in _INJECTION_CHARS:
+        if rest and rest[0] in INJECTION_CHARS:
             return value[1:], True
     return value, False
 
@@ -600,14 +599,6 @@ def records(table: Table, columns: Sequence[Column], chosen: dict[str, str] | No
 # ---------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------
-
-def neutralize(text: str) -> str:
-    """Prefix ``'`` when ``text`` (after any leading apostrophes) starts with ``= + - @ TAB CR``."""
-    rest = text.lstrip("'")
-    if rest and rest[0] in _INJECTION_CHARS:
-        return "'" + text
-    return text
-
 
 def _to_text(value) -> str:
     if value is None:

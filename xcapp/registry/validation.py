@@ -5,7 +5,7 @@ cell), normalises it and returns the canonical value, or raises
 :class:`ValidationError` whose ``message`` is a Chinese sentence that can be
 shown to the user as is.
 
-Normalisation common to all of them (:func:`normalize_text`): full-width ASCII
+Normalisation common to all of them (:func:`xcapp.core.text.normalize_text`): full-width ASCII
 (``ＡＢＣ１２３－（）``) becomes half-width, CJK characters are kept, surrounding
 whitespace is removed, including the ideographic space U+3000, NBSP and
 zero-width characters. Names keep their inner spaces; codes lose all of them.
@@ -32,11 +32,10 @@ import datetime as _dt
 import math
 import re
 
+from ..core.text import normalize_code, normalize_text, unify_dashes
+
 __all__ = [
     "ValidationError",
-    "normalize_text",
-    "normalize_code",
-    "clean_text",
     "USCC_ALPHABET",
     "normalize_uscc",
     "uscc_check_char",
@@ -70,65 +69,7 @@ class ValidationError(Exception):
         return self.message
 
 
-# ---------------------------------------------------------------------------
-# Text normalisation
-# ---------------------------------------------------------------------------
-
-# U+FF01..U+FF5E are the full-width forms of ASCII 0x21..0x7E.
-_FULLWIDTH_TABLE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
-_FULLWIDTH_TABLE.update({
-    0x3000: 0x20,   # ideographic space
-    0x00A0: 0x20,   # no-break space
-    0x2007: 0x20,   # figure space
-    0x202F: 0x20,   # narrow no-break space
-    0xFFE0: ord("¢"), 0xFFE1: ord("£"), 0xFFE5: ord("¥"),
-})
-# Zero-width characters that sneak in from copy & paste (web pages, Word).
-_INVISIBLE = {0x200B: None, 0x200C: None, 0x200D: None, 0x2060: None, 0xFEFF: None}
-_FULLWIDTH_TABLE.update(_INVISIBLE)
-
-# Dash-like characters people type instead of "-" in codes and phone numbers.
-_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uFE58\uFE63\u30FC\u2500"
-_DASH_TABLE = {ord(c): ord("-") for c in _DASHES}
-
 _WS_RE = re.compile(r"\s+")
-
-
-def normalize_text(s) -> str:
-    """Full-width ASCII → half-width, CJK kept, surrounding whitespace removed.
-
-    ``None`` → ``""``. Non-strings are converted with ``str()``. Inner
-    whitespace is kept as is (names may legitimately contain spaces); use
-    :func:`normalize_code` for identifiers.
-    """
-    if s is None:
-        return ""
-    if not isinstance(s, str):
-        s = str(s)
-    return s.translate(_FULLWIDTH_TABLE).strip()
-
-
-# Full-width digits and Latin letters only: Chinese prose keeps its own
-# punctuation （，：；） while "１２号楼" becomes "12号楼".
-_FULLWIDTH_ALNUM = {cp: cp - 0xFEE0 for cp in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B),
-                                               *range(0xFF41, 0xFF5B))}
-_FULLWIDTH_ALNUM.update({0x3000: 0x20, 0x00A0: 0x20, 0x2007: 0x20, 0x202F: 0x20})
-
-
-def clean_text(s) -> str:
-    """Free Chinese text (names, addresses, reasons): surrounding whitespace removed,
-    full-width digits and letters made half-width, punctuation left as typed."""
-    if s is None:
-        return ""
-    if not isinstance(s, str):
-        s = str(s)
-    return s.translate(_INVISIBLE).translate(_FULLWIDTH_ALNUM).strip()
-
-
-def normalize_code(s) -> str:
-    """:func:`normalize_text`, then dash variants → ``-``, all whitespace removed, upper case."""
-    s = normalize_text(s).translate(_DASH_TABLE)
-    return _WS_RE.sub("", s).upper()
 
 
 def _show(s: str, limit: int = 40) -> str:
@@ -319,7 +260,7 @@ def normalize_phone(s) -> str:
     ``（0374）1234567`` → ``0374-1234567``; ``转``/``ext`` before an extension → ``-``.
     The result is not validated; see :func:`validate_phone`.
     """
-    t = normalize_text(s).translate(_DASH_TABLE)
+    t = unify_dashes(normalize_text(s))
     t = re.sub(r"^\((0\d{2,3})\)", r"\1-", _WS_RE.sub("", t))
     t = re.sub(r"(?i)(转|ext\.?|x)(?=\d{1,6}$)", "-", t)
     t = re.sub(r"-{2,}", "-", t)

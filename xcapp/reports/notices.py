@@ -68,7 +68,7 @@ def save_notice(case, number: str, problems: str, legal_basis: str, actor):
     """Store the admin's text of the notice; audited. NoticeError (Chinese) when refused."""
     from ..audit.services import record
     from ..core.timeutil import utcnow
-    from ..registry.validation import clean_text
+    from ..core.text import clean_text
 
     notice = notice_for(case, create=True)
     if notice is None:

@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..extensions import db
-from .models import Plan
-from .services import (create_plan, dispatch_plan, draw_enterprises, draw_officers_many, freeze_plan,
-                       units_without_officer_draw)
+from ..plans.models import Plan
+from ..plans.services import (create_plan, dispatch_plan, draw_enterprises, draw_officers_many, freeze_plan,
+                              units_without_officer_draw)
 
 DEMO_CODE = "许市监抽〔2023〕1号"
 DEMO_ENTROPY = "2023-07-10 福彩3D 第2023183期 开奖号码 5 8 2"

@@ -12,14 +12,14 @@ from sqlalchemy import select
 
 from ..auth.models import User
 from ..auth.services import create_user
-from ..demo import DEMO_ACCOUNTS
 from ..extensions import db
-from ..plans.demo import DEMO_CODE
+from ..inspections import rules
+from ..inspections.models import Inspection
+from ..inspections.services import (approve, confirm_equipment, record_not_inspected, record_refusal, save_answer,
+                                    save_equipment_row, sign_enterprise, sign_officer, start, submit)
 from ..plans.models import Plan, Task
-from . import rules
-from .models import Inspection
-from .services import (approve, confirm_equipment, record_not_inspected, record_refusal, save_answer,
-                       save_equipment_row, sign_enterprise, sign_officer, start, submit)
+from . import DEMO_ACCOUNTS
+from .plans import DEMO_CODE
 
 PASSING = {1: "valid", 2: "unchanged", 3: "not_exists", 4: "marked", 5: "valid", 6: "tested_archived",
            7: "established_executed", 8: "yes", 9: "conform", 10: "none", 11: "none"}
@@ -28,7 +28,7 @@ FAILING = [(6, "records_incomplete", "2023年第二季度出厂检验记录缺�
            (4, "not_marked", "部分产品包装未标注生产许可证编号")]
 
 
-def _signature(seed: int) -> str:
+def signature(seed: int) -> str:
     from PIL import Image, ImageDraw
 
     rnd = random.Random(seed)
@@ -40,7 +40,7 @@ def _signature(seed: int) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _account_for(officer) -> User:
+def account_for(officer) -> User:
     """The officer's login (demo officers without one get an account nobody is told)."""
     if officer.user_id:
         return db.session.get(User, officer.user_id)
@@ -50,7 +50,7 @@ def _account_for(officer) -> User:
     return user
 
 
-def _fill(inspection, actor, failing=None):
+def fill_record(inspection, actor, failing=None):
     for no, code in PASSING.items():
         save_answer(inspection.id, no, {"record": [code]}, actor)
     for no, code, remark in failing or []:
@@ -60,7 +60,7 @@ def _fill(inspection, actor, failing=None):
         save_equipment_row(inspection.id, row.id, {"onsite_qty": str(row.licensed_qty or 1), "status": "same"}, actor)
     confirm_equipment(inspection.id, actor)
     for n, place in enumerate(inspection.task.active_officers):
-        sign_officer(inspection.id, place.officer_id, True, _signature(inspection.id * 10 + n), actor)
+        sign_officer(inspection.id, place.officer_id, True, signature(inspection.id * 10 + n), actor)
 
 
 def load_inspections() -> None:
@@ -74,9 +74,9 @@ def load_inspections() -> None:
     admins = {}
     day = date(2023, 8, 21)
     for i, task in enumerate(tasks[:12]):
-        actor = _account_for(task.active_officers[0].officer)
+        actor = account_for(task.active_officers[0].officer)
         for place in task.active_officers[1:]:
-            _account_for(place.officer)
+            account_for(place.officer)
         inspection = start(task.id, actor)
         db.session.flush()
         day += timedelta(days=3)
@@ -88,13 +88,13 @@ def load_inspections() -> None:
             continue
         else:
             failing = [FAILING[i % 3]] if i in (5, 6, 7) else None
-            _fill(inspection, actor, failing)
+            fill_record(inspection, actor, failing)
             if i == 8:
                 record_refusal(inspection.id, "企业负责人对检查结论有异议，拒绝在检查表上签字",
                                [p.officer_id for p in task.active_officers], actor)
             else:
                 sign_enterprise(inspection.id, "无异议" if not failing else "按要求整改",
-                                task.enterprise.legal_rep or "企业代表", _signature(inspection.id), actor)
+                                task.enterprise.legal_rep or "企业代表", signature(inspection.id), actor)
             submit(inspection.id, day, actor)
         if i in (0, 1, 2, 5, 9):
             admin = admins.get(task.unit_id)

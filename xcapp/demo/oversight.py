@@ -5,9 +5,16 @@ from sqlalchemy import select
 
 from ..auth.models import User
 from ..extensions import db
-from . import followup
-from .models import FollowUpCase
-from .services import take_action
+from ..inspections import rules
+from ..inspections.models import Inspection, SelfReport
+from ..inspections.services import approve, save_self_report, sign_enterprise, start, submit
+from ..oversight import followup
+from ..oversight.models import FollowUpCase
+from ..oversight.services import create_later_task, create_recheck_task, take_action
+from ..plans.models import Plan, Task
+from ..plans.services import PlanError, officer_pool
+from .inspections import FAILING, account_for, fill_record, signature
+from .plans import DEMO_CODE
 
 
 def load_follow_up() -> None:
@@ -24,9 +31,6 @@ def load_follow_up() -> None:
 def _team(task_id: int, make):
     """A later or 复查 task drawn by the protocol; chosen officers when the unit's pool is too
     small after the exclusions (the demo's small units)."""
-    from ..plans.models import Task
-    from ..plans.services import PlanError, officer_pool
-
     try:
         return make(None, "演示：后续检查抽取")
     except PlanError:
@@ -36,19 +40,14 @@ def _team(task_id: int, make):
 
 
 def _inspect(task, day, admin, failing=None):
-    from ..inspections.demo import _account_for, _fill
-    from ..inspections.services import approve, sign_enterprise, start, submit
-
-    actor = _account_for(task.active_officers[0].officer)
+    actor = account_for(task.active_officers[0].officer)
     for place in task.active_officers[1:]:
-        _account_for(place.officer)
+        account_for(place.officer)
     inspection = start(task.id, actor)
     db.session.flush()
-    _fill(inspection, actor, failing)
-    from ..inspections.demo import _signature
-
+    fill_record(inspection, actor, failing)
     sign_enterprise(inspection.id, "按要求整改" if failing else "无异议", task.enterprise.legal_rep or "企业代表",
-                    _signature(inspection.id), actor)
+                    signature(inspection.id), actor)
     submit(inspection.id, day, actor)
     approve(inspection.id, admin)
     db.session.flush()
@@ -58,13 +57,6 @@ def _inspect(task, day, admin, failing=None):
 def load_follow_through() -> None:
     """Issue 12 in the demo: the 停产 enterprise inspected later (the original counts as done),
     a 复查 task that failed and the licensing authority's 吊销 decision, a self-report."""
-    from ..inspections import rules
-    from ..inspections.models import Inspection, SelfReport
-    from ..inspections.services import approve, save_self_report
-    from ..plans.demo import DEMO_CODE
-    from ..plans.models import Plan, Task
-    from .services import create_later_task, create_recheck_task
-
     plan = db.session.scalar(select(Plan).where(Plan.code == DEMO_CODE))
     if plan is None or db.session.scalar(select(Task.id).where(Task.plan_id == plan.id, Task.kind != "drawn")):
         return
@@ -90,8 +82,6 @@ def load_follow_through() -> None:
         case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.task_id == submitted_fail.task_id))
         take_action(case.id, followup.ORDER, "责令10日内完成整改", date(2023, 9, 30), None, admin)
         recheck = _team(case.task_id, lambda ids, entropy: create_recheck_task(case.id, ids, entropy, admin))
-        from ..inspections.demo import FAILING
-
         _inspect(recheck, date(2023, 10, 9), admin, [FAILING[0]])
         take_action(case.id, followup.REVOKE, "整改复查仍不合格，报请省局吊销生产许可证", None, None, admin)
         take_action(case.id, followup.DECIDE, "", None, None, admin, decision="吊销", decided_on=date(2023, 10, 25),

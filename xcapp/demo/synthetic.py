@@ -37,7 +37,7 @@ import zlib
 from bisect import bisect
 from itertools import accumulate
 
-from .validation import USCC_ALPHABET, make_uscc
+from ..registry.validation import USCC_ALPHABET, make_uscc
 
 __all__ = [
     "RISK_LEVELS",

@@ -1,4 +1,7 @@
-"""Demo data for `flask --app wsgi demo load` (idempotent).
+"""Demo data for `flask --app wsgi demo load` (idempotent): the demo accounts here, each
+feature's part in a module of this package, run in the order of :func:`demo_steps`.
+Only the ``demo`` command imports this package (the features never do); ``synthetic``
+also feeds the benchmarks and tests.
 
 Demo passwords are generated at random on the first load and kept in
 instance/demo-accounts.json (not in the repository), so that no deployment
@@ -14,11 +17,11 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
-from .auth.models import User
-from .auth.services import create_user
-from .core.models import ensure_units
-from .core.roles import CITY_ADMIN, COUNTY_ADMIN, INSPECTOR, READONLY, ROLE_LABELS
-from .extensions import db
+from ..auth.models import User
+from ..auth.services import create_user
+from ..core.models import ensure_units
+from ..core.roles import CITY_ADMIN, COUNTY_ADMIN, INSPECTOR, READONLY, ROLE_LABELS
+from ..extensions import db
 
 DEMO_ACCOUNTS = [
     # username, role, unit code, display name
@@ -77,11 +80,11 @@ def load_demo() -> list[dict]:
 
 def demo_steps() -> list:
     """Each feature's part of the demo data, in the order they build on each other."""
-    from .inspections.demo import load_inspections
-    from .oversight.demo import load_follow_through, load_follow_up
-    from .plans.demo import load_plan
-    from .publicity.demo import load_publications
-    from .registry.demo import load_registries
+    from .inspections import load_inspections
+    from .oversight import load_follow_through, load_follow_up
+    from .plans import load_plan
+    from .publicity import load_publications
+    from .registry import load_registries
 
     return [load_registries, load_plan, load_inspections, load_follow_up, load_follow_through, load_publications]
 

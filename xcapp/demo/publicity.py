@@ -3,10 +3,10 @@ public results page and the first-published dates have content."""
 from sqlalchemy import select
 
 from ..extensions import db
-from ..plans.demo import DEMO_CODE
 from ..plans.models import Plan
-from .models import Publication
-from .services import export_publicity
+from ..publicity.models import Publication
+from ..publicity.services import export_publicity
+from .plans import DEMO_CODE
 
 
 def load_publications() -> None:
@@ -18,7 +18,7 @@ def load_publications() -> None:
     # system a few days later, one of them after its 20-working-day deadline (逾期公示).
     from datetime import datetime, time, timedelta
 
-    from .services import export_log
+    from ..publicity.services import export_log
 
     rows = [r for r in export_log(plan) if r.publication.inspection.inspection_date]
     for n, row in enumerate(rows):

@@ -9,9 +9,9 @@ from ..auth.models import User
 from ..core.models import inspecting_units
 from ..core.timeutil import local_today
 from ..extensions import db
-from .models import Enterprise, Officer
-from .services import (categories, declare_recusal, ensure_categories, link_officer_account, save_enterprise,
-                       save_officer, set_equipment)
+from ..registry.models import Enterprise, Officer
+from ..registry.services import (categories, declare_recusal, ensure_categories, link_officer_account,
+                                 save_enterprise, save_officer, set_equipment)
 from .synthetic import generate_enterprises, generate_officers
 
 DEMO_SEED = 20230704
