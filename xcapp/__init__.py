@@ -116,7 +116,9 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (auth_bp, main_bp, audit_bp, admin_bp, registry_bp, plans_bp, public_bp, inspections_bp,
                publicity_bp, oversight_bp, reports_bp):
-        app.register_blueprint(bp)
+        # cli_group=None: a feature's commands (its `cli.py`, on `bp.cli`) stand at the top,
+        # `flask users create`, not under the blueprint's name.
+        app.register_blueprint(bp, cli_group=None)
 
 
 def _register_template_helpers(app: Flask) -> None:

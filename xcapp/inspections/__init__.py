@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("inspections", __name__, url_prefix="/inspections")
 
-from . import display, routes  # noqa: E402,F401
+from . import cli, display, routes  # noqa: E402,F401

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("publicity", __name__, url_prefix="/publicity")
 
-from . import routes  # noqa: E402,F401
+from . import cli, routes  # noqa: E402,F401
