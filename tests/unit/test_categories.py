@@ -35,12 +35,9 @@ def test_stable_codes_fixed():
         "uncooperative", "closed", "deregistered", "revoked", "annulled"]
     assert [x.code for x in c.INSPECTION_METHODS] == [
         "onsite", "document", "testing", "online", "agency"]
-    assert [x.code for x in c.FOLLOW_UP_MEASURES] == [
-        "none", "rectify_track", "case_referral", "notify_departments", "other"]
 
 
-@pytest.mark.parametrize("choices", [c.RESULT_CATEGORIES, c.INSPECTION_METHODS,
-                                     c.FOLLOW_UP_MEASURES, c.LICENCE_ACTIONS])
+@pytest.mark.parametrize("choices", [c.RESULT_CATEGORIES, c.INSPECTION_METHODS])
 def test_codes_ascii_unique_and_apart_from_labels(choices):
     codes = [x.code for x in choices]
     labels = [x.label for x in choices]
@@ -49,28 +46,9 @@ def test_codes_ascii_unique_and_apart_from_labels(choices):
     assert not set(codes) & set(labels)
 
 
-def test_methods_and_follow_up_labels():
+def test_method_labels():
     assert [x.label for x in c.INSPECTION_METHODS] == [
         "实地检查", "书面检查", "检验检测", "网络监测", "委托专业机构辅助"]
-    assert [x.label for x in c.FOLLOW_UP_MEASURES] == [
-        "无需后续处置", "责令改正并跟踪", "移送案件线索立案查处", "抄告相关部门", "其他"]
-
-
-def test_validate_follow_up():
-    assert c.validate_follow_up(c.FOLLOW_NONE) == []
-    assert c.validate_follow_up(c.FOLLOW_OTHER, "  ") == ["选择“其他”后续处置措施时，请填写具体内容"]
-    assert c.validate_follow_up(c.FOLLOW_OTHER, "移交消防部门") == []
-    assert c.validate_follow_up(None) == ["请选择后续处置措施"]
-    assert c.validate_follow_up("x") == ["后续处置措施无效：x"]
-
-
-def test_validate_categories_no_problem_is_exclusive():
-    assert c.validate_categories([c.CAT_NO_PROBLEM]) == []
-    assert c.validate_categories([c.CAT_PROBLEM_CORRECTED, c.CAT_REVOKED]) == []
-    assert c.validate_categories([c.CAT_NO_PROBLEM, c.CAT_DEREGISTERED]) == [
-        "“未发现问题”不能与其他抽查结果同时选择"]
-    assert c.validate_categories([]) == ["请选择抽查结果"]
-    assert c.validate_categories(["x"]) == ["抽查结果类别无效：x"]
 
 
 # ---------------------------------------------------------------------------
@@ -115,7 +93,7 @@ def test_every_category_reachable():
         [Outcome(overall=rules.PASS), Outcome(overall=rules.FAIL, rectified=True),
          Outcome(overall=rules.FAIL)]
         + [Outcome(not_inspected_reason=x.code) for x in rules.NOT_INSPECTED_REASONS]
-        + [Outcome(licence_action=x.code) for x in c.LICENCE_ACTIONS])}
+        + [Outcome(licence_action=code) for code in c.LICENCE_ACTION_TO_CATEGORY])}
     assert reached == set(c.RESULT_CATEGORY_LABELS)
 
 

@@ -126,7 +126,7 @@ def test_codes_are_stable_ascii_and_unique():
     for choices in (r.EQUIPMENT_STATUSES, r.NOT_INSPECTED_REASONS):
         codes = [c.code for c in choices]
         assert len(codes) == len(set(codes)) and all(ascii_code.match(c) for c in codes)
-    assert all(ascii_code.match(c) for c in r.CONCLUSIONS + r.OVERALL_CONCLUSIONS)
+    assert all(ascii_code.match(c) for c in r.CONCLUSIONS + (r.PASS, r.FAIL))
 
 
 def test_dataclasses_are_frozen():
@@ -220,22 +220,13 @@ def test_validate_errors():
         "第11项：检查记录选项不能同时选择：有（涂改转让）、无"]
 
 
-def test_contradicting_conclusion_is_allowed_with_warning():
+def test_contradicting_conclusion_is_valid():
     # Decision: the officer decides; the record only proposes.
     assert r.validate_answer(1, "expired", CONFORM) == []
-    check = r.check_answer(1, "expired", CONFORM)
-    assert check.ok and check.proposed == NONCONFORM
-    assert check.warnings == ("第1项：检查记录为“不在有效期”，通常应判定为不符合，但结论为符合，请确认并在备注中说明",)
-    assert r.answer_warnings(1, "valid", NONCONFORM) == [
-        "第1项：检查记录为“在有效期”，但结论为不符合，请在备注中说明原因"]
-    assert r.answer_warnings(10, "has_unhandled", NOT_APPLICABLE) == [
-        "第10项：检查记录为“有（未处理）”，通常应判定为不符合，但结论为不适用，请确认并在备注中说明"]
-    assert r.answer_warnings(10, "none", NOT_APPLICABLE) == []
-    assert r.answer_warnings(1, "valid", CONFORM) == []
-    assert r.answer_warnings(1, None, CONFORM) == ["第1项：未选择检查记录"]
-    assert r.answer_warnings(1, "valid", None) == []
-    bad = r.check_answer(1, "bogus", CONFORM)
-    assert not bad.ok and bad.warnings == () and bad.proposed is None
+    assert r.proposed_conclusion(1, "expired") == NONCONFORM
+    assert r.validate_answer(1, "valid", NONCONFORM) == []
+    assert r.proposed_conclusion(1, "valid") == CONFORM
+    assert r.validate_answer(1, "bogus", CONFORM) != [] and r.proposed_conclusion(1, "bogus") is None
 
 
 def test_validate_extra_rows_and_item12():

@@ -155,8 +155,8 @@ def test_override_changes_result():
     assert cal.add_workdays(D("2024-09-27"), 7) == D("2024-10-14")
 
 
-def test_from_rows_and_parse_day_kind():
-    cal = WorkdayCalendar.from_rows([(D("2023-10-27"), "休"), (D("2023-10-28"), "班")])
+def test_override_words_and_parse_day_kind():
+    cal = WorkdayCalendar({D("2023-10-27"): "休", D("2023-10-28"): "班"})
     assert cal.overrides == {D("2023-10-27"): False, D("2023-10-28"): True}
     assert parse_day_kind(True) is True and parse_day_kind("放假") is False
     with pytest.raises(ValueError):

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..core.models import Unit
-from ..core.roles import CITY_WIDE, ROLE_LABELS
+from ..core.roles import ROLE_LABELS
 from ..core.timeutil import utcnow
 from ..extensions import db
 
@@ -64,10 +64,6 @@ class User(UserMixin, db.Model):
     @property
     def role_label(self) -> str:
         return ROLE_LABELS.get(self.role, self.role)
-
-    @property
-    def city_wide(self) -> bool:
-        return self.role in CITY_WIDE
 
     @property
     def name(self) -> str:

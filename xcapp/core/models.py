@@ -24,7 +24,6 @@ XUCHANG_UNITS = [
     ("411072", "东城区", "许昌市市场监督管理局东城区分局", KIND_BRANCH),
     ("411073", "城乡一体化示范区", "许昌市市场监督管理局城乡一体化示范区分局", KIND_BRANCH),
 ]
-CITY_CODE = "411000"
 
 
 class Unit(db.Model):

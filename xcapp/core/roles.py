@@ -11,6 +11,3 @@ ROLE_LABELS = {
     READONLY: "只读",
 }
 ALL_ROLES = tuple(ROLE_LABELS)
-ADMINS = (CITY_ADMIN, COUNTY_ADMIN)
-# Roles that see data of every unit.
-CITY_WIDE = (CITY_ADMIN, READONLY)

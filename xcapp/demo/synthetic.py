@@ -695,7 +695,7 @@ def generate_enterprises(n: int, units: list[str], categories: list[str], seed: 
 
         punit, scope = prof.units[_below(rnd, len(prof.units))]
         if len(prof.units) > 1 and rnd() < 0.35:
-            p2, s2 = prof.units[_below(rnd, len(prof.units))]
+            _, s2 = prof.units[_below(rnd, len(prof.units))]
             if s2 != scope:
                 scope = scope + "；" + s2
         key = prof.code + "-" + punit

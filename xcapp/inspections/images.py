@@ -31,7 +31,7 @@ re-encoded, never stored as uploaded:
 * Truncated / corrupt data: the full decode happens here, so broken streams
   are rejected (this relies on ``ImageFile.LOAD_TRUNCATED_IMAGES`` staying at
   its default ``False``).
-* Processing: EXIF orientation is applied first (``ImageOps.exif_transpose``),
+* Processing: EXIF orientation is applied (``_orientation_transpose``),
   alpha is flattened onto white, the image is converted to 8-bit RGB, scaled
   down (never up) so the longest side is <= ``max_side`` and saved as a
   progressive, optimised JPEG (quality 82).  Large JPEGs are DCT-downscaled
@@ -73,7 +73,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 __all__ = [
     "ImageBusy",

@@ -30,11 +30,11 @@ Giving the parent code together with nested codes is accepted (the parent is imp
 
 Decisions (documented here because the form does not say)
 ----------------------------------------------------------
-* The record only *proposes* a conclusion; the officer decides.  A conclusion that
-  contradicts the record (e.g. 不在有效期 with 符合) is returned as a warning by
-  ``answer_warnings`` / ``check_answer``; but a record option that implies
-  non-conformity with 符合 or 不适用 needs a remark explaining why, otherwise
-  ``contradiction`` reports it as an error (issue 11.16).
+* The record only *proposes* a conclusion (``proposed_conclusion``); the officer
+  decides.  A conclusion that contradicts the record (e.g. 不在有效期 with 符合) is
+  valid for ``validate_answer``; but a record option that implies non-conformity
+  with 符合 or 不适用 needs a remark explaining why, otherwise ``contradiction``
+  reports it as an error (issue 11.16).
 * The proposal follows the record unless the officer chose the conclusion
   explicitly (``next_conclusion``): a conclusion that equals what the old record
   proposed was not a choice, so 存在 → 不存在 turns the proposed 不符合 into 符合.
@@ -74,7 +74,6 @@ CONCLUSION_LABELS: dict[str, str] = {
 
 PASS = "pass"
 FAIL = "fail"
-OVERALL_CONCLUSIONS: tuple[str, ...] = (PASS, FAIL)
 OVERALL_LABELS: dict[str, str] = {PASS: "合格", FAIL: "不合格"}
 
 TOTAL_ITEMS = 12
@@ -130,11 +129,6 @@ class ItemDef:
 
     def children(self, parent_code: str) -> tuple[RecordOption, ...]:
         return tuple(o for o in self.options if o.parent == parent_code)
-
-    @property
-    def top_options(self) -> tuple[RecordOption, ...]:
-        """Options shown at the first level (parents and plain options)."""
-        return tuple(o for o in self.options if o.parent is None)
 
     @property
     def leaf_options(self) -> tuple[RecordOption, ...]:
@@ -441,31 +435,6 @@ def proposed_conclusion(item_no: int, record: Any) -> str | None:
     return NONCONFORM if any(item.option(c).nonconform for c in codes) else CONFORM
 
 
-def answer_warnings(item_no: int, record: Any, conclusion: str | None) -> list[str]:
-    """Warnings (Chinese) for a *valid* answer whose conclusion departs from the
-    record, or that has a 符合/不符合 conclusion but no record.  The officer decides;
-    these are not errors."""
-    if validate_answer(item_no, record, conclusion):
-        return []
-    n = int(item_no)
-    codes = normalize_record(n, record)
-    if not conclusion:
-        return []
-    if not codes:
-        if conclusion in (CONFORM, NONCONFORM):
-            return [f"第{n}项：未选择检查记录"]
-        return []
-    proposal = proposed_conclusion(n, codes)
-    label = record_label(n, codes)
-    if proposal == NONCONFORM and conclusion == CONFORM:
-        return [f"第{n}项：检查记录为“{label}”，通常应判定为不符合，但结论为符合，请确认并在备注中说明"]
-    if proposal == NONCONFORM and conclusion == NOT_APPLICABLE:
-        return [f"第{n}项：检查记录为“{label}”，通常应判定为不符合，但结论为不适用，请确认并在备注中说明"]
-    if proposal == CONFORM and conclusion == NONCONFORM:
-        return [f"第{n}项：检查记录为“{label}”，但结论为不符合，请在备注中说明原因"]
-    return []
-
-
 def next_conclusion(item_no: int, old_record: Any, new_record: Any, old_conclusion: str | None,
                     sent_conclusion: str | None) -> str:
     """The conclusion after a save of a fixed item 1-11 (``""`` for none).
@@ -513,26 +482,6 @@ def contradictions(answers: Mapping[int, Any], item_remarks: Mapping[int, str] |
         if error:
             out.append(error)
     return out
-
-
-@dataclass(frozen=True)
-class AnswerCheck:
-    errors: tuple[str, ...]
-    warnings: tuple[str, ...]
-    proposed: str | None
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-def check_answer(item_no: int, record: Any, conclusion: str | None) -> AnswerCheck:
-    """Errors, warnings and the proposed conclusion in one call."""
-    errors = validate_answer(item_no, record, conclusion)
-    if errors:
-        return AnswerCheck(tuple(errors), (), None)
-    return AnswerCheck((), tuple(answer_warnings(item_no, record, conclusion)),
-                       proposed_conclusion(item_no, record))
 
 
 # Bounds of a record (issue 11.10): the PDF of the largest allowed record renders in

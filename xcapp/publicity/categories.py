@@ -1,5 +1,5 @@
-"""Publication (公示) vocabularies: result categories, inspection methods,
-follow-up measures, and the mapping from an inspection outcome to a result category.
+"""Publication (公示) vocabularies: result categories, inspection methods, and the
+mapping from an inspection outcome to a result category.
 
 Pure module: no Flask, no database.  Codes are stable and stored; labels are for
 display and may be renamed (DOMAIN.md: the provincial system renamed labels over the
@@ -22,7 +22,7 @@ licence action).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,25 +67,6 @@ RESULT_CATEGORIES: tuple[Choice, ...] = (
 )
 RESULT_CATEGORY_LABELS: dict[str, str] = {c.code: c.label for c in RESULT_CATEGORIES}
 
-# 未发现问题 cannot be combined with any other category.
-EXCLUSIVE_CATEGORIES: frozenset[str] = frozenset({CAT_NO_PROBLEM})
-
-
-def validate_categories(codes: Iterable[str]) -> list[str]:
-    """Errors for a set of result categories chosen together."""
-    codes = list(dict.fromkeys(codes or ()))
-    errors = []
-    unknown = [c for c in codes if c not in RESULT_CATEGORY_LABELS]
-    if unknown:
-        errors.append(f"抽查结果类别无效：{'、'.join(unknown)}")
-    if not codes:
-        errors.append("请选择抽查结果")
-    for code in codes:
-        if code in EXCLUSIVE_CATEGORIES and len(codes) > 1:
-            errors.append(f"“{RESULT_CATEGORY_LABELS[code]}”不能与其他抽查结果同时选择")
-    return errors
-
-
 # ---------------------------------------------------------------------------
 # Inspection methods (核查方式)
 # ---------------------------------------------------------------------------
@@ -106,46 +87,11 @@ INSPECTION_METHODS: tuple[Choice, ...] = (
 INSPECTION_METHOD_LABELS: dict[str, str] = {c.code: c.label for c in INSPECTION_METHODS}
 
 # ---------------------------------------------------------------------------
-# Follow-up measures (后续处置)
-# ---------------------------------------------------------------------------
-
-FOLLOW_NONE = "none"
-FOLLOW_RECTIFY = "rectify_track"
-FOLLOW_CASE = "case_referral"
-FOLLOW_NOTIFY = "notify_departments"
-FOLLOW_OTHER = "other"
-
-FOLLOW_UP_MEASURES: tuple[Choice, ...] = (
-    Choice(FOLLOW_NONE, "无需后续处置"),
-    Choice(FOLLOW_RECTIFY, "责令改正并跟踪"),
-    Choice(FOLLOW_CASE, "移送案件线索立案查处"),
-    Choice(FOLLOW_NOTIFY, "抄告相关部门"),
-    Choice(FOLLOW_OTHER, "其他"),
-)
-FOLLOW_UP_LABELS: dict[str, str] = {c.code: c.label for c in FOLLOW_UP_MEASURES}
-
-
-def validate_follow_up(code: str | None, text: str | None = None) -> list[str]:
-    """Errors for a follow-up measure; 其他 requires a description."""
-    if not code:
-        return ["请选择后续处置措施"]
-    if code not in FOLLOW_UP_LABELS:
-        return [f"后续处置措施无效：{code}"]
-    if code == FOLLOW_OTHER and not (text or "").strip():
-        return ["选择“其他”后续处置措施时，请填写具体内容"]
-    return []
-
-
-# ---------------------------------------------------------------------------
 # Outcome -> category
 # ---------------------------------------------------------------------------
 
 LICENCE_REVOKED = "revoked"  # 吊销 (penalty)
 LICENCE_ANNULLED = "annulled"  # 撤销 (granted wrongly)
-LICENCE_ACTIONS: tuple[Choice, ...] = (
-    Choice(LICENCE_REVOKED, "吊销"),
-    Choice(LICENCE_ANNULLED, "撤销"),
-)
 
 REASON_TO_CATEGORY: dict[str, str] = {
     REASON_SUSPENDED: CAT_NO_ACTIVITY,

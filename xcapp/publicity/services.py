@@ -20,7 +20,7 @@ from ..inspections.models import APPROVED, Inspection
 from ..plans.models import Plan, Task
 from . import categories
 from .models import Publication, WorkdayOverride, WorkdayYear
-from .workdays import PUBLICATION_DEADLINE_WORKDAYS, WorkdayCalendar
+from .workdays import WorkdayCalendar
 
 
 class PublicityError(Exception):
@@ -40,10 +40,6 @@ def calendar() -> WorkdayCalendar:
 def add_workdays(start: date, n: int) -> date | None:
     """The n-th working day after ``start``; None (待定) when a year is not covered."""
     return calendar().deadline_or_none(start, n)
-
-
-def publication_deadline(inspection_date: date | None, workdays: int = PUBLICATION_DEADLINE_WORKDAYS) -> date | None:
-    return add_workdays(inspection_date, workdays) if inspection_date else None
 
 
 def set_override(day: date, kind: str, note: str, actor=None) -> WorkdayOverride:
@@ -134,13 +130,6 @@ def csv_method(inspection: Inspection) -> str:
 
 CSV_HEADERS = ["序号", "抽查计划编号", "抽查计划名称", "抽查任务编号", "企业名称", "统一社会信用代码", "检查实施机关",
                "抽查检查类型", "检查方式", "抽查检查日期", "抽查检查结果", "备注"]
-
-
-@dataclass
-class ExportRow:
-    inspection: Inspection
-    category: str
-    remark: str
 
 
 def approved_inspections(plan: Plan, stmt_filter=None) -> list[Inspection]:

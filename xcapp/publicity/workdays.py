@@ -28,10 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-try:  # the library is a dependency, but keep the module importable without it
-    import chinese_calendar as _chinese_calendar
-except ImportError:  # pragma: no cover
-    _chinese_calendar = None
+import chinese_calendar
 
 PUBLICATION_DEADLINE_WORKDAYS = 20  # seed 六(二): 20个工作日内公示
 
@@ -70,12 +67,6 @@ def parse_day_kind(value: Any) -> bool:
     raise ValueError(f"unknown day kind: {value!r} (expected 班 or 休)")
 
 
-def _library_is_workday(d: date) -> bool:
-    if _chinese_calendar is None:  # pragma: no cover
-        raise NotImplementedError("chinesecalendar not installed")
-    return _chinese_calendar.is_workday(d)
-
-
 class WorkdayCalendar:
     """Working days per the State Council schedule, admin overrides first.
 
@@ -92,13 +83,7 @@ class WorkdayCalendar:
             _as_date(k): parse_day_kind(v) for k, v in (overrides or {}).items()
         }
         self.covered_years: frozenset[int] = frozenset(int(y) for y in covered_years)
-        self._library = _library_is_workday if library is _DEFAULT else library
-
-    @classmethod
-    def from_rows(cls, rows: Iterable[tuple[date, Any]], covered_years: Iterable[int] = (),
-                  **kwargs: Any) -> "WorkdayCalendar":
-        """Build from ``(date, 班/休 or bool)`` pairs, e.g. database rows."""
-        return cls(dict(rows), covered_years, **kwargs)
+        self._library = chinese_calendar.is_workday if library is _DEFAULT else library
 
     def _library_answer(self, d: date) -> bool | None:
         if self._library is None:

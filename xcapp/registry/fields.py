@@ -231,9 +231,6 @@ RISK_FIELDS: list[FieldSpec] = [
 #: ignored without asking (any other unknown header goes through the mapping step).
 IGNORED_HEADERS = ("发证机关", "序号", "发证机构", "检验机构", "备注")
 
-#: Required for a new enterprise in an import although the column is optional (see above).
-PROPOSED_ON_CREATE = ("unit_id", "risk")
-
 EQUIPMENT_FIELDS: list[FieldSpec] = [
     FieldSpec("uscc", "统一社会信用代码", ("uscc", "credit_code", "信用代码"), True, _uscc),
     FieldSpec("name", "设备名称", ("equipment", "equipment_name", "name"), True, _required_text(100, "设备名称")),

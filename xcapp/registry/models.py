@@ -17,7 +17,6 @@ PRODUCTION_STATES = ("正常生产", "停产", "转产")
 # Stored licence states; 过期 is never stored, it follows from the expiry date.
 LICENCE_STATES = ("有效", "注销", "吊销", "撤销")
 LICENCE_EXPIRED = "过期"
-LICENCE_STATES_SHOWN = LICENCE_STATES + (LICENCE_EXPIRED,)
 ENDED_LICENCE_STATES = ("注销", "吊销", "撤销")
 EXPIRY_WARNING_DAYS = 90
 
@@ -143,9 +142,6 @@ class Officer(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status == OFFICER_ACTIVE
-
-    def cert_valid_until(self, day: date) -> bool:
-        return self.cert_expiry >= day
 
 
 class Recusal(db.Model):
