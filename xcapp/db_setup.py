@@ -254,6 +254,14 @@ def read_only_from_now() -> None:
         g._xcapp_read_only = True
 
 
+def after_refused_write() -> None:
+    """A refused write was rolled back. Under ``late_write_lock`` the rest of the request
+    only reads, as after its commit (``_on_commit``), so what shows the refusal never
+    waits for the write lock; elsewhere nothing changes."""
+    if has_request_context() and _late_lock_view():
+        read_only_from_now()
+
+
 def lock_row(session, model, ident, options=()):
     """Load one row and lock it for the rest of the transaction (FOR UPDATE OF its own
     table, so eagerly joined relationships don't widen the lock; SQLite ignores it, its

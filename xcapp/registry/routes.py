@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from ..core.authz import ADMIN_ROLES, EVERYONE, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404
 from ..core.models import all_units
-from ..core.responses import apply_field_errors, file_response
+from ..core.responses import file_response
 from ..core.roles import CITY_ADMIN
-from ..db_setup import late_write_lock, read_only_from_now
+from ..core.writes import write
+from ..db_setup import late_write_lock
 from ..extensions import db
 from ..htmx import is_htmx
 from . import bp
@@ -29,10 +30,8 @@ from .services import (RegistryError, add_category, categories, declare_recusal,
 ENTERPRISE_VIEWERS = EVERYONE          # inspectors: only enterprises of their tasks (scoped)
 OFFICER_VIEWERS = EVERYONE             # inspectors: only their own record (scoped)
 MAX_UPLOAD = 5 * 1024 * 1024
-
-
-def _apply_errors(form, exc: RegistryError) -> None:
-    apply_field_errors(form, exc.errors)
+APPLY_REFUSED = {AlreadyApplied: "该文件已导入，未重复写入。",
+                 ImportInProgress: "该文件正在导入，请稍候刷新查看结果，不要重复提交。"}
 
 
 def _list_context(args):
@@ -77,14 +76,11 @@ def _enterprise_raw(form) -> dict:
 def enterprise_new():
     form = _enterprise_form()
     if form.validate_on_submit():
-        try:
+        with write(RegistryError, form=form) as w:
             enterprise = save_enterprise(_enterprise_raw(form), actor=current_user)
-            db.session.commit()
+        if w.ok:
             flash(f"已登记企业：{enterprise.name}", "success")
             return redirect(url_for("registry.enterprise_detail", enterprise_id=enterprise.id))
-        except RegistryError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
     status = 422 if request.method == "POST" else 200
     return render_template("registry/enterprise_form.html", form=form, enterprise=None), status
 
@@ -108,15 +104,11 @@ def enterprise_edit(enterprise_id: int):
     enterprise = get_scoped_or_404(Enterprise, enterprise_id)
     form = _enterprise_form(enterprise)
     if form.validate_on_submit():
-        try:
+        with write(RegistryError, form=form, success="已保存修改。") as w:
             save_enterprise(_enterprise_raw(form), enterprise, actor=current_user)
-            db.session.commit()
-            flash("已保存修改。", "success")
+        if w.ok:
             return redirect(url_for("registry.enterprise_detail", enterprise_id=enterprise.id))
-        except RegistryError as exc:
-            db.session.rollback()
-            enterprise = get_scoped_or_404(Enterprise, enterprise_id)
-            _apply_errors(form, exc)
+        enterprise = get_scoped_or_404(Enterprise, enterprise_id)
     status = 422 if request.method == "POST" else 200
     return render_template("registry/enterprise_form.html", form=form, enterprise=enterprise), status
 
@@ -134,17 +126,15 @@ def equipment_add(enterprise_id: int):
     form = EquipmentForm()
     status = 200
     if form.validate_on_submit():
-        try:
+        with write(RegistryError, form=form) as w:
             row = parse_equipment_row(form.name.data, form.model.data, form.quantity.data)
             rows = [{"name": e.name, "model": e.model, "quantity": e.quantity} for e in enterprise.equipment]
             set_equipment(enterprise, rows + [row], actor=current_user)
-            db.session.commit()
+        if w.ok:
             form = EquipmentForm(formdata=None)
-        except RegistryError as exc:
-            db.session.rollback()
+        else:
             enterprise = get_scoped_or_404(Enterprise, enterprise_id)
-            _apply_errors(form, exc)
-            status = 422
+        status = w.status
     if is_htmx():
         return _equipment_block(enterprise, form, status)
     if status == 422:
@@ -159,8 +149,8 @@ def equipment_delete(enterprise_id: int, row_id: int):
     if not any(e.id == row_id for e in enterprise.equipment):
         abort(404)
     rows = [{"name": e.name, "model": e.model, "quantity": e.quantity} for e in enterprise.equipment if e.id != row_id]
-    set_equipment(enterprise, rows, actor=current_user)
-    db.session.commit()
+    with write():
+        set_equipment(enterprise, rows, actor=current_user)
     if is_htmx():
         return _equipment_block(enterprise)
     return redirect(url_for("registry.enterprise_detail", enterprise_id=enterprise.id))
@@ -221,14 +211,11 @@ def _officer_raw(form) -> dict:
 def officer_new():
     form = _officer_form()
     if form.validate_on_submit():
-        try:
+        with write(RegistryError, form=form) as w:
             officer = save_officer(_officer_raw(form), actor=current_user)
-            db.session.commit()
+        if w.ok:
             flash(f"已登记检查人员：{officer.name}", "success")
             return redirect(url_for("registry.officer_detail", officer_id=officer.id))
-        except RegistryError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
     status = 422 if request.method == "POST" else 200
     return render_template("registry/officer_form.html", form=form, officer=None), status
 
@@ -251,15 +238,11 @@ def officer_edit(officer_id: int):
     officer = get_scoped_or_404(Officer, officer_id)
     form = _officer_form(officer)
     if form.validate_on_submit():
-        try:
+        with write(RegistryError, form=form, success="已保存修改。") as w:
             save_officer(_officer_raw(form), officer, actor=current_user)
-            db.session.commit()
-            flash("已保存修改。", "success")
+        if w.ok:
             return redirect(url_for("registry.officer_detail", officer_id=officer.id))
-        except RegistryError as exc:
-            db.session.rollback()
-            officer = get_scoped_or_404(Officer, officer_id)
-            _apply_errors(form, exc)
+        officer = get_scoped_or_404(Officer, officer_id)
     status = 422 if request.method == "POST" else 200
     return render_template("registry/officer_form.html", form=form, officer=officer), status
 
@@ -270,13 +253,8 @@ def officer_account(officer_id: int):
     officer = get_scoped_or_404(Officer, officer_id)
     form = AccountLinkForm()
     if form.validate_on_submit():
-        try:
+        with write(RegistryError, success="已更新登录账号关联。"):
             link_officer_account(officer, form.username.data or "", actor=current_user)
-            db.session.commit()
-            flash("已更新登录账号关联。", "success")
-        except RegistryError as exc:
-            db.session.rollback()
-            flash("；".join(exc.errors.values()), "error")
     return redirect(url_for("registry.officer_detail", officer_id=officer_id))
 
 
@@ -314,13 +292,12 @@ def recusal_create():
         except ValueError:
             flash("申报日期格式应为 2023-07-04", "error")
             return redirect(url_for("registry.enterprise_detail", enterprise_id=enterprise.id))
-    try:
+    with write(RegistryError, flash=False) as w:
         declare_recusal(officer, enterprise, request.form.get("reason", ""), declared_on, actor=current_user)
-        db.session.commit()
+    if w.ok:
         flash(f"已登记回避：{officer.name} 不参加对 {enterprise.name} 的检查。", "success")
-    except RegistryError as exc:
-        db.session.rollback()
-        flash("回避未登记：" + "；".join(exc.errors.values()), "error")
+    else:
+        flash("回避未登记：" + w.message, "error")
     return redirect(url_for("registry.enterprise_detail", enterprise_id=enterprise.id))
 
 
@@ -331,9 +308,8 @@ def recusal_withdraw(recusal_id: int):
     if recusal is None or not can_edit_unit(recusal.officer.unit_id):
         abort(404)
     enterprise_id = recusal.enterprise_id
-    withdraw_recusal(recusal, actor=current_user)
-    db.session.commit()
-    flash("已撤回回避申报。", "success")
+    with write(success="已撤回回避申报。"):
+        withdraw_recusal(recusal, actor=current_user)
     return redirect(url_for("registry.enterprise_detail", enterprise_id=enterprise_id))
 
 
@@ -348,14 +324,11 @@ def category_list():
         if current_user.role != CITY_ADMIN:
             abort(403)
         if form.validate_on_submit():
-            try:
+            with write(RegistryError, form=form) as w:
                 add_category(form.name.data, actor=current_user)
-                db.session.commit()
+            if w.ok:
                 flash(f"已添加产品类别：{form.name.data.strip()}", "success")
                 return redirect(url_for("registry.category_list"))
-            except RegistryError as exc:
-                db.session.rollback()
-                _apply_errors(form, exc)
         status = 422
     return render_template("registry/categories.html", categories=categories(), form=form,
                            can_edit=current_user.role == CITY_ADMIN), status
@@ -365,14 +338,9 @@ def category_list():
 @access(CITY_ADMIN)
 def category_update(category_id: int):
     category = db.get_or_404(ProductCategory, category_id)
-    try:
+    with write(RegistryError, success="已保存产品类别。"):
         update_category(category, request.form.get("name", ""), request.form.get("active") == "1",
                         actor=current_user)
-        db.session.commit()
-        flash("已保存产品类别。", "success")
-    except RegistryError as exc:
-        db.session.rollback()
-        flash("；".join(exc.errors.values()), "error")
     return redirect(url_for("registry.category_list"))
 
 
@@ -401,8 +369,8 @@ def import_upload():
         return render_template("registry/import.html", kinds=KINDS, preview=None, batch=None, kind=kind,
                                error=error), 422
     data = upload.stream.read(MAX_UPLOAD + 1)
-    batch, preview = stage(kind, data, upload.filename, current_user)
-    db.session.commit()
+    with write():
+        batch, preview = stage(kind, data, upload.filename, current_user)
     status = 200 if preview.ok else 422
     return render_template("registry/import.html", kinds=KINDS, preview=preview, batch=batch, kind=kind), status
 
@@ -416,23 +384,15 @@ def import_apply(batch_id: int):
     batch = get_scoped_or_404(ImportBatch, batch_id)
     if batch.user_id != current_user.id:
         abort(404)
-    try:
+    with write(AlreadyApplied, ImportInProgress, ImportRejected, flash=False) as w:
         batch, preview = apply_batch(batch.id, current_user)
-        db.session.commit()
-    except AlreadyApplied:
-        db.session.rollback()
-        flash("该文件已导入，未重复写入。", "info")
-        return redirect(url_for("registry.import_upload"))
-    except ImportInProgress:
-        db.session.rollback()
-        flash("该文件正在导入，请稍候刷新查看结果，不要重复提交。", "info")
-        return redirect(url_for("registry.import_upload"))
-    except ImportRejected as exc:
-        db.session.rollback()
-        read_only_from_now()
+    if isinstance(w.error, ImportRejected):
         batch = db.session.get(ImportBatch, batch_id)
-        return render_template("registry/import.html", kinds=KINDS, preview=exc.preview, batch=batch,
+        return render_template("registry/import.html", kinds=KINDS, preview=w.error.preview, batch=batch,
                                kind=batch.kind, stale=True), 422
+    if not w.ok:   # nothing written twice: it was applied before, or is being applied now
+        flash(APPLY_REFUSED[type(w.error)], "info")
+        return redirect(url_for("registry.import_upload"))
     s = preview.summary()
     flash(f"导入完成：新增 {s['created']} 条，更新 {s['updated']} 条，未变化 {s['unchanged']} 条。", "success")
     return redirect(url_for("registry.import_upload", kind=batch.kind))
@@ -454,18 +414,15 @@ def import_map(batch_id: int):
         abort(400)
     # "__ignore__" is the form's 忽略此列; an empty choice is left out (and named as missing).
     chosen = {h: (IGNORE if t == "__ignore__" else t) for h, t in zip(headers, targets) if t}
-    try:
+    with write(MappingError, flash=False) as w:
         batch, preview = remap(batch.id, chosen, current_user)
-        db.session.commit()
-    except MappingError as exc:
-        db.session.rollback()
-        read_only_from_now()
+    if not w.ok:
         batch = db.session.get(ImportBatch, batch_id)
         from .importing import batch_preview
 
         preview = batch_preview(batch, current_user) if batch.content else None
         return render_template("registry/import.html", kinds=KINDS, preview=preview, batch=batch, kind=batch.kind,
-                               error="；".join(exc.messages), chosen=chosen), 422
+                               error=w.message, chosen=chosen), 422
     status = 200 if preview.ok else 422
     return render_template("registry/import.html", kinds=KINDS, preview=preview, batch=batch, kind=batch.kind), status
 
