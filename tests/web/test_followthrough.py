@@ -104,11 +104,11 @@ def test_later_inspection_of_a_suspended_enterprise_counts_for_the_original(plan
     from flask import current_app
     from flask_login import login_user
 
-    from xcapp.plans.routes import _unit_rows
+    from xcapp.plans.queries import unit_rows
 
     with current_app.test_request_context():
         login_user(admin)
-        assert [count for _unit, count, _draw in _unit_rows(plan)] == [3]      # drawn tasks only
+        assert [count for _unit, count, _draw in unit_rows(plan)] == [3]      # drawn tasks only
     # A second later task while the first runs is refused.
     client.post(f"/oversight/tasks/{original.id}/later", data={"mode": "draw"})
     assert db.session.scalar(select(db.func.count()).select_from(Task).where(Task.kind == "later")) == 1

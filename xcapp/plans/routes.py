@@ -3,18 +3,17 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
-from sqlalchemy import func, select
 
-from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404, scoped
+from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404
 from ..core.models import Unit
-from ..core.responses import apply_field_errors
 from ..core.roles import CITY_ADMIN, COUNTY_ADMIN, INSPECTOR
+from ..core.writes import write
 from ..extensions import db
 from ..htmx import is_htmx
 from ..registry.services import categories
-from . import bp
+from . import bp, queries
 from .forms import EntropyForm, PlanForm, ReplaceForm
-from .models import DRAFT, KIND_DRAWN, PLAN_STATES, EnterpriseDraw, InspectorDraw, Plan, Task
+from .models import DRAFT, PLAN_STATES, Plan, Task
 from .services import (PlanError, create_plan, default_deadline, dispatch_plan, draw_enterprises, draw_officers,
                        draw_officers_many, freeze_plan, pending_risk, preview, replace_officer,
                        units_without_officer_draw, update_plan)
@@ -63,16 +62,10 @@ def _raw(form: PlanForm) -> dict:
     return raw
 
 
-def _apply_errors(form, exc: PlanError) -> None:
-    apply_field_errors(form, exc.errors, exc.message)
-
-
 @bp.route("/")
 @access(*STAFF_ROLES)
 def plan_list():
-    plans = db.session.scalars(select(Plan).order_by(Plan.year.desc(), Plan.id.desc())).all()
-    counts = dict(db.session.execute(scoped(select(Task.plan_id, func.count()).where(Task.kind == KIND_DRAWN), Task)
-                                     .group_by(Task.plan_id)).all())
+    plans, counts = queries.plans_with_task_counts()
     return render_template("plans/plan_list.html", plans=plans, task_counts=counts)
 
 
@@ -85,14 +78,11 @@ def plan_new():
     copy_id = int_arg(request.args, "copy")   # a number no id column holds starts a blank plan
     form = _plan_form(copy_of=db.session.get(Plan, copy_id) if copy_id else None)
     if request.method == "POST" and form.validate_on_submit():
-        try:
+        with write(PlanError, form=form) as w:
             plan = create_plan(_raw(form), actor=current_user)
-            db.session.commit()
+        if w.ok:
             flash(f"已创建抽查计划 {plan.code}。", "success")
             return redirect(url_for("plans.plan_detail", plan_id=plan.id))
-        except PlanError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
     status = 422 if request.method == "POST" else 200
     return render_template("plans/plan_form.html", form=form, plan=None), status
 
@@ -106,35 +96,19 @@ def plan_edit(plan_id: int):
         return redirect(url_for("plans.plan_detail", plan_id=plan.id))
     form = _plan_form(plan)
     if request.method == "POST" and form.validate_on_submit():
-        try:
+        with write(PlanError, form=form, success="已保存计划。") as w:
             update_plan(plan.id, _raw(form), actor=current_user)
-            db.session.commit()
-            flash("已保存计划。", "success")
+        if w.ok:
             return redirect(url_for("plans.plan_detail", plan_id=plan.id))
-        except PlanError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
     status = 422 if request.method == "POST" else 200
     return render_template("plans/plan_form.html", form=form, plan=plan), status
-
-
-def _unit_rows(plan: Plan):
-    """Per unit: tasks, and whether its officers were drawn (scoped for county admins)."""
-    # Drawn tasks only: later inspections and 复查 count for their original (oversight.facts).
-    stmt = scoped(select(Task.unit_id, func.count()).where(Task.plan_id == plan.id, Task.kind == KIND_DRAWN),
-                  Task).group_by(Task.unit_id)
-    counts = dict(db.session.execute(stmt).all())
-    draws = {d.unit_id: d for d in db.session.scalars(select(InspectorDraw).where(InspectorDraw.plan_id == plan.id))}
-    units = db.session.scalars(select(Unit).where(Unit.id.in_(counts)).order_by(Unit.sort_order)).all()
-    return [(u, counts[u.id], draws.get(u.id)) for u in units]
 
 
 @bp.route("/<int:plan_id>")
 @access(*STAFF_ROLES)
 def plan_detail(plan_id: int):
     plan = db.get_or_404(Plan, plan_id)
-    draws = db.session.scalars(select(EnterpriseDraw).where(EnterpriseDraw.plan_id == plan.id)
-                               .order_by(EnterpriseDraw.version.desc())).all()
+    draws = queries.enterprise_draws(plan)
     pre = preview(plan) if plan.state == DRAFT else None
     # Issue 13.4: enterprises in scope still 待定 block freezing; listed (as far as the
     # user may see them) with a link each.
@@ -143,29 +117,23 @@ def plan_detail(plan_id: int):
         unclassified = [e for e in unclassified if e.unit_id == current_user.unit_id]
     pending = units_without_officer_draw(plan) if plan.state in ("dispatched", "in_progress") else []
     return render_template("plans/plan_detail.html", plan=plan, draws=draws, preview=pre,
-                           unit_rows=_unit_rows(plan), entropy_form=EntropyForm(), states=PLAN_STATES,
+                           unit_rows=queries.unit_rows(plan), entropy_form=EntropyForm(), states=PLAN_STATES,
                            can_run=current_user.role == CITY_ADMIN, pending_units=pending,
                            unclassified=unclassified[:200])
 
 
-def _step(plan_id: int, action, success: str):
-    """Run one state-changing step; a refused step changes nothing and says why."""
-    try:
-        action()
-        db.session.commit()
-        flash(success, "success")
-    except PlanError as exc:
-        db.session.rollback()
-        flash(exc.message + ("：" + "；".join(exc.errors.values()) if exc.errors else ""), "error")
-    return redirect(url_for("plans.plan_detail", plan_id=plan_id))
+def _step(success: str):
+    """One state-changing step of the plan: a refused step changes nothing and says why."""
+    return write(PlanError, success=success, details=True)
 
 
 @bp.route("/<int:plan_id>/freeze", methods=["POST"])
 @access(CITY_ADMIN)
 def plan_freeze(plan_id: int):
     db.get_or_404(Plan, plan_id)
-    return _step(plan_id, lambda: freeze_plan(plan_id, current_user),
-                 "名单已冻结：企业名单摘要和各风险等级数量已记录并公开，现在可以输入随机数来源并抽取。")
+    with _step("名单已冻结：企业名单摘要和各风险等级数量已记录并公开，现在可以输入随机数来源并抽取。"):
+        freeze_plan(plan_id, current_user)
+    return redirect(url_for("plans.plan_detail", plan_id=plan_id))
 
 
 @bp.route("/<int:plan_id>/draw", methods=["POST"])
@@ -175,15 +143,18 @@ def plan_draw(plan_id: int):
     form = EntropyForm()
     if not form.validate_on_submit():
         abort(400)
-    return _step(plan_id, lambda: draw_enterprises(plan_id, form.entropy.data, current_user, form.reason.data or ""),
-                 "已完成企业抽取。")
+    with _step("已完成企业抽取。"):
+        draw_enterprises(plan_id, form.entropy.data, current_user, form.reason.data or "")
+    return redirect(url_for("plans.plan_detail", plan_id=plan_id))
 
 
 @bp.route("/<int:plan_id>/dispatch", methods=["POST"])
 @access(CITY_ADMIN)
 def plan_dispatch(plan_id: int):
     db.get_or_404(Plan, plan_id)
-    return _step(plan_id, lambda: dispatch_plan(plan_id, current_user), "任务已派发到各单位。")
+    with _step("任务已派发到各单位。"):
+        dispatch_plan(plan_id, current_user)
+    return redirect(url_for("plans.plan_detail", plan_id=plan_id))
 
 
 @bp.route("/<int:plan_id>/units/<int:unit_id>/draw-officers", methods=["POST"])
@@ -196,8 +167,9 @@ def officers_draw(plan_id: int, unit_id: int):
     form = EntropyForm()
     if not form.validate_on_submit():
         abort(400)
-    return _step(plan_id, lambda: draw_officers(plan_id, unit.id, form.entropy.data, current_user),
-                 f"已完成{unit.name}的检查人员抽取。")
+    with _step(f"已完成{unit.name}的检查人员抽取。"):
+        draw_officers(plan_id, unit.id, form.entropy.data, current_user)
+    return redirect(url_for("plans.plan_detail", plan_id=plan_id))
 
 
 @bp.route("/<int:plan_id>/draw-officers", methods=["POST"])
@@ -209,17 +181,13 @@ def officers_draw_all(plan_id: int):
     if not form.validate_on_submit():
         abort(400)
     units = units_without_officer_draw(plan)
-    try:
+    with write(PlanError) as w:
         result = draw_officers_many(plan.id, [u.id for u in units], form.entropy.data, current_user)
-        db.session.commit()
-    except PlanError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("plans.plan_detail", plan_id=plan_id))
-    if result.drawn:
-        flash(f"已完成 {len(result.drawn)} 个单位的检查人员抽取。", "success")
-    for _unit, reason in result.failed:
-        flash(reason, "error")
+    if w.ok:
+        if result.drawn:
+            flash(f"已完成 {len(result.drawn)} 个单位的检查人员抽取。", "success")
+        for _unit, reason in result.failed:
+            flash(reason, "error")
     return redirect(url_for("plans.plan_detail", plan_id=plan_id))
 
 
@@ -228,12 +196,8 @@ def officers_draw_all(plan_id: int):
 def task_list(plan_id: int):
     """The matching list: task ↔ enterprise ↔ officers with certificate numbers."""
     plan = db.get_or_404(Plan, plan_id)
-    stmt = scoped(select(Task).where(Task.plan_id == plan.id), Task)
-    unit = request.args.get("unit")
-    if unit:
-        stmt = stmt.join(Unit, Unit.id == Task.unit_id).where(Unit.code == unit)
-    tasks = db.session.scalars(stmt.order_by(Task.code)).unique().all()
-    ctx = dict(plan=plan, tasks=tasks, unit_rows=_unit_rows(plan), args=request.args)
+    tasks = queries.plan_tasks(plan, request.args.get("unit"))
+    ctx = dict(plan=plan, tasks=tasks, unit_rows=queries.unit_rows(plan), args=request.args)
     if is_htmx():
         return render_block("plans/task_list.html", "results", **ctx)
     return render_template("plans/task_list.html", **ctx)
@@ -243,10 +207,7 @@ def task_list(plan_id: int):
 @access(*STAFF_ROLES, INSPECTOR)
 def task_detail(task_id: int):
     task = get_scoped_or_404(Task, task_id)
-    from .models import Replacement
-
-    replacements = db.session.scalars(select(Replacement).where(Replacement.task_id == task.id)
-                                      .order_by(Replacement.id)).all()
+    replacements = queries.replacements(task)
     can_replace = can_edit_unit(task.unit_id) and task.first_answer_at is None
     from .models import TASK_METHODS
 
@@ -267,19 +228,16 @@ def task_method(task_id: int):
     task = get_scoped_or_404(Task, task_id)
     if current_user.role in ADMIN_ROLES and not can_edit_unit(task.unit_id):
         abort(404)
-    try:
+    with write(PlanError, flash=not is_htmx()) as w:
         set_task_method(task.id, request.form.get("method", ""), current_user)
-        db.session.commit()
-        message, status = f"检查方式：{task.method_label}", 200
-    except PlanError as exc:
-        db.session.rollback()
-        message, status = exc.message, 422
+    message = f"检查方式：{task.method_label}" if w.ok else w.message
     if is_htmx():
         from .models import TASK_METHODS
 
         return render_block("plans/task_detail.html", "method", task=task, methods=TASK_METHODS, can_method=True,
-                            method_message=message, method_ok=status == 200), status
-    flash(message, "success" if status == 200 else "error")
+                            method_message=message, method_ok=w.ok), w.status
+    if w.ok:
+        flash(message, "success")
     return redirect(url_for("plans.task_detail", task_id=task.id))
 
 
@@ -290,11 +248,8 @@ def officer_replace(task_id: int, officer_id: int):
     form = ReplaceForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    with write(PlanError) as w:
         added = replace_officer(task.id, officer_id, form.reason.data or "", current_user)
-        db.session.commit()
+    if w.ok:
         flash(f"已更换检查人员：{added.officer.name}（{added.cert_no}）加入本任务。", "success")
-    except PlanError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
     return redirect(url_for("plans.task_detail", task_id=task_id))
