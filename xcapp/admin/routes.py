@@ -8,6 +8,7 @@ from ..auth.services import (AccountError, create_user, end_all_sessions, recent
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, get_scoped_or_404, scoped
 from ..core.models import all_units
 from ..core.roles import CITY_ADMIN, INSPECTOR, ROLE_LABELS
+from ..core.writes import write
 from ..extensions import db
 from . import bp
 from .forms import UserForm
@@ -33,15 +34,12 @@ def users():
         if current_user.role not in ADMIN_ROLES:
             return render_template("errors/error.html", status=403, title="没有权限", message="只读账号不能创建用户。"), 403
         if form.validate_on_submit():
-            try:
+            with write(AccountError, form=form, field="username") as w:
                 create_user(form.username.data, form.password.data, form.role.data,
                             form.unit_code.data, form.display_name.data, actor=current_user)
-                db.session.commit()
+            if w.ok:
                 flash(f"已创建用户 {form.username.data}。", "success")
                 return redirect(url_for("admin.users"))
-            except AccountError as exc:
-                db.session.rollback()
-                form.username.errors = [*form.username.errors, str(exc)]
         status = 422
     rows = db.session.scalars(
         scoped(select(User), User).order_by(User.unit_id, User.role, User.username)
@@ -62,8 +60,8 @@ def user_active(user_id: int):
     if current_user.role != CITY_ADMIN and user.role != INSPECTOR:
         flash("县局管理员只能启用或停用本单位的检查人员账号。", "error")
         return redirect(url_for("admin.users"))
-    set_active(user, request.form.get("active") == "1", actor=current_user)
-    db.session.commit()
+    with write():
+        set_active(user, request.form.get("active") == "1", actor=current_user)
     flash(f"已{'启用' if user.is_active else '停用'}用户 {user.username}。", "success")
     return redirect(url_for("admin.users"))
 
@@ -74,8 +72,8 @@ def user_sessions_end(user_id: int):
     """End every login session of a user (a lost phone): the city admin for anyone,
     a county admin for the users of its own unit (others are a 404)."""
     user = get_scoped_or_404(User, user_id)
-    end_all_sessions(user, actor=current_user)
-    db.session.commit()
+    with write():
+        end_all_sessions(user, actor=current_user)
     flash(f"已结束用户 {user.username} 的全部登录会话，该用户需重新登录。", "success")
     return redirect(url_for("admin.users"))
 
@@ -85,8 +83,8 @@ def user_sessions_end(user_id: int):
 def user_unlock(user_id: int):
     """Clear the user's recent login failures, so the login delay ends at once."""
     user = get_scoped_or_404(User, user_id)
-    cleared = unlock(user, actor=current_user)
-    db.session.commit()
+    with write():
+        cleared = unlock(user, actor=current_user)
     flash(f"已解除用户 {user.username} 的登录限制（清除 {cleared} 次失败记录）。", "success")
     return redirect(url_for("admin.users"))
 

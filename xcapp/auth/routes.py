@@ -4,8 +4,8 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from ..core.authz import EVERYONE, access
+from ..core.writes import write
 from ..db_setup import late_write_lock
-from ..extensions import db
 from . import bp
 from .forms import LoginForm
 from .models import new_session_id
@@ -50,8 +50,8 @@ def login():
 @access(*EVERYONE, session_only=True)
 def logout():
     user = current_user._get_current_object()
-    end_session(user, user.session_id)   # a copy of the cookie opens nothing from now on
-    db.session.commit()
+    with write():
+        end_session(user, user.session_id)   # a copy of the cookie opens nothing from now on
     logout_user()
     session.clear()
     flash("已退出登录。", "info")

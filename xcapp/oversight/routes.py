@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access
 from ..core.timeutil import local_today
+from ..core.writes import write
 from ..extensions import db
 from ..inspections import rules
 from ..plans.models import DRAFT, Plan
@@ -93,16 +94,11 @@ def case_detail(case_id: int):
                 flash("决定日期格式应为 2023-12-31", "error")
                 return redirect(url_for("oversight.case_detail", case_id=case.id))
         result = request.form.get("recheck")
-        try:
+        with write(followup.FollowUpError, success="已记录。"):
             take_action(case.id, request.form.get("action", ""), request.form.get("note", ""), deadline,
                         {"pass": True, "fail": False}.get(result), current_user,
                         decision=request.form.get("decision", ""), decided_on=decided_on,
                         doc_no=request.form.get("doc_no", ""))
-            db.session.commit()
-            flash("已记录。", "success")
-        except followup.FollowUpError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
         return redirect(url_for("oversight.case_detail", case_id=case.id))
     from ..core.timeutil import local_today
     from ..plans.models import Task
@@ -149,13 +145,10 @@ def recheck_task(case_id: int):
     if ids == []:
         flash("请选择至少 2 名检查人员，或改为抽取", "error")
         return redirect(url_for("oversight.case_detail", case_id=case.id))
-    try:
+    with write(PlanError) as w:
         task = create_recheck_task(case.id, ids, entropy, current_user)
-        db.session.commit()
+    if w.ok:
         flash(f"已派发复查任务 {task.code}。", "success")
-    except PlanError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
     return redirect(url_for("oversight.case_detail", case_id=case.id))
 
 
@@ -182,11 +175,8 @@ def later_task(task_id: int):
     if ids == []:
         flash("请选择至少 2 名检查人员，或改为抽取", "error")
         return redirect(target)
-    try:
+    with write(PlanError) as w:
         later = create_later_task(task.id, ids, entropy, current_user)
-        db.session.commit()
+    if w.ok:
         flash(f"已派发后续检查任务 {later.code}。", "success")
-    except PlanError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
     return redirect(target)

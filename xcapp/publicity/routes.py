@@ -9,6 +9,7 @@ from ..core.responses import file_response
 from ..core.roles import CITY_ADMIN
 from ..core.params import int_arg
 from ..core.timeutil import local_today
+from ..core.writes import write
 from ..extensions import db
 from ..plans.models import Plan, Task
 from . import bp
@@ -38,16 +39,12 @@ def workdays():
         if current_user.role != CITY_ADMIN:
             abort(403)
         try:
-            set_override(date.fromisoformat(request.form.get("day", "")), request.form.get("kind", ""),
-                         request.form.get("note", ""), current_user)
-            db.session.commit()
-            flash("已保存。", "success")
+            day = date.fromisoformat(request.form.get("day", ""))
         except ValueError:
-            db.session.rollback()
             flash("日期格式应为 2023-09-25", "error")
-        except PublicityError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+            return redirect(url_for("publicity.workdays"))
+        with write(PublicityError, success="已保存。"):
+            set_override(day, request.form.get("kind", ""), request.form.get("note", ""), current_user)
         return redirect(url_for("publicity.workdays"))
     overrides = db.session.scalars(select(WorkdayOverride).order_by(WorkdayOverride.day.desc())).all()
     years = db.session.scalars(select(WorkdayYear).order_by(WorkdayYear.year)).all()
@@ -72,10 +69,11 @@ def _day(text: str) -> date | None:
 @access(CITY_ADMIN)
 def workday_delete(day: str):
     try:
-        delete_override(date.fromisoformat(day), current_user)
+        on = date.fromisoformat(day)
     except ValueError:
         abort(404)
-    db.session.commit()
+    with write():
+        delete_override(on, current_user)
     return redirect(url_for("publicity.workdays"))
 
 
@@ -86,8 +84,8 @@ def workday_year():
     if not year or not 2000 <= year <= 2100:
         flash("年份无效", "error")
     else:
-        mark_year_complete(year, request.form.get("complete") == "1", current_user)
-        db.session.commit()
+        with write():
+            mark_year_complete(year, request.form.get("complete") == "1", current_user)
     return redirect(url_for("publicity.workdays"))
 
 
@@ -101,8 +99,8 @@ def export_csv(plan_id: int):
     unit_filter = None
     if current_user.role != CITY_ADMIN:
         unit_filter = lambda stmt: stmt.where(Task.unit_id == current_user.unit_id)  # noqa: E731
-    data = export_publicity(plan, encoding, current_user, unit_filter)
-    db.session.commit()
+    with write():   # the export records each row's first publication
+        data = export_publicity(plan, encoding, current_user, unit_filter)
     return file_response(data, f"text/csv; charset={'gb18030' if encoding == 'gb18030' else 'utf-8'}",
                          f"公示-{plan.code}.csv")
 
@@ -137,11 +135,8 @@ def confirm(plan_id: int):
     plan = db.get_or_404(Plan, plan_id)
     on = _day(request.form.get("on", "").strip())
     ids = [int(i) for i in request.form.getlist("publication") if i.isdigit()]
-    try:
+    with write(PublicityError) as w:
         n = confirm_publication(plan, ids, on, current_user, _unit_filter())
-        db.session.commit()
+    if w.ok:
         flash(f"已确认 {n} 条结果上传到国家企业信用信息公示系统（{on}），计为已公示。", "success")
-    except PublicityError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
     return redirect(url_for("publicity.export_log_page", plan_id=plan.id))

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404
 from ..core.responses import file_response
 from ..core.roles import INSPECTOR
+from ..core.writes import write
 from ..extensions import db
 from ..plans.models import DRAFT, Plan, Task
 from . import bp
@@ -109,14 +110,12 @@ def rectify_notice(case_id: int):
         if not can_edit:
             abort(403)
         form = {k: request.form.get(k, "") for k in ("number", "problems", "legal_basis")}
-        try:
+        with write(NoticeError, flash=False) as w:
             save_notice(case, form["number"], form["problems"], form["legal_basis"], current_user)
-            db.session.commit()
+        if w.ok:
             flash("已保存责令整改通知书。", "success")
             return redirect(url_for("reports.rectify_notice", case_id=case.id))
-        except NoticeError as exc:
-            db.session.rollback()
-            errors = getattr(exc, "errors", {}) or {"": str(exc)}
+        errors = w.errors or {"": w.message}
     notice = notice_for(case, create=True) if action else None
     if form is None and notice is not None:
         form = {"number": notice.number, "problems": notice.problems, "legal_basis": notice.legal_basis}
