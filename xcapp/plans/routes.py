@@ -122,16 +122,12 @@ def plan_detail(plan_id: int):
                            unclassified=unclassified[:200])
 
 
-def _step(success: str):
-    """One state-changing step of the plan: a refused step changes nothing and says why."""
-    return write(PlanError, success=success, details=True)
-
-
 @bp.route("/<int:plan_id>/freeze", methods=["POST"])
 @access(CITY_ADMIN)
 def plan_freeze(plan_id: int):
     db.get_or_404(Plan, plan_id)
-    with _step("名单已冻结：企业名单摘要和各风险等级数量已记录并公开，现在可以输入随机数来源并抽取。"):
+    with write(PlanError, details=True,
+               success="名单已冻结：企业名单摘要和各风险等级数量已记录并公开，现在可以输入随机数来源并抽取。"):
         freeze_plan(plan_id, current_user)
     return redirect(url_for("plans.plan_detail", plan_id=plan_id))
 
@@ -143,7 +139,7 @@ def plan_draw(plan_id: int):
     form = EntropyForm()
     if not form.validate_on_submit():
         abort(400)
-    with _step("已完成企业抽取。"):
+    with write(PlanError, details=True, success="已完成企业抽取。"):
         draw_enterprises(plan_id, form.entropy.data, current_user, form.reason.data or "")
     return redirect(url_for("plans.plan_detail", plan_id=plan_id))
 
@@ -152,7 +148,7 @@ def plan_draw(plan_id: int):
 @access(CITY_ADMIN)
 def plan_dispatch(plan_id: int):
     db.get_or_404(Plan, plan_id)
-    with _step("任务已派发到各单位。"):
+    with write(PlanError, details=True, success="任务已派发到各单位。"):
         dispatch_plan(plan_id, current_user)
     return redirect(url_for("plans.plan_detail", plan_id=plan_id))
 
@@ -167,7 +163,7 @@ def officers_draw(plan_id: int, unit_id: int):
     form = EntropyForm()
     if not form.validate_on_submit():
         abort(400)
-    with _step(f"已完成{unit.name}的检查人员抽取。"):
+    with write(PlanError, details=True, success=f"已完成{unit.name}的检查人员抽取。"):
         draw_officers(plan_id, unit.id, form.entropy.data, current_user)
     return redirect(url_for("plans.plan_detail", plan_id=plan_id))
 
