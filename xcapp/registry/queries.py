@@ -12,7 +12,7 @@ from ..core.params import int_arg
 from ..core.text import normalize_text
 from ..core.timeutil import local_today
 from ..extensions import db
-from .models import EXPIRY_WARNING_DAYS, Enterprise, Officer
+from .models import EXPIRY_WARNING_DAYS, Enterprise, ImportBatch, Officer, Recusal
 
 PAGE_SIZE = 30
 
@@ -82,3 +82,30 @@ def officer_filter(args):
     if category is not None:
         stmt = stmt.where(Officer.specialty_id == category)
     return stmt
+
+
+def enterprise_recusals(enterprise: Enterprise) -> list[Recusal]:
+    """The recusals declared for an enterprise, the latest first."""
+    return db.session.scalars(select(Recusal).where(Recusal.enterprise_id == enterprise.id)
+                              .order_by(Recusal.declared_on.desc())).all()
+
+
+def officer_recusals(officer: Officer) -> list[Recusal]:
+    """The recusals an officer declared, the latest first."""
+    return db.session.scalars(select(Recusal).where(Recusal.officer_id == officer.id)
+                              .order_by(Recusal.declared_on.desc())).all()
+
+
+def unit_officers(unit_id: int) -> list[Officer]:
+    """The officers of one unit, by name."""
+    return db.session.scalars(select(Officer).where(Officer.unit_id == unit_id).order_by(Officer.name)).all()
+
+
+def enterprise_by_uscc(uscc: str) -> Enterprise | None:
+    return db.session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
+
+
+def recent_imports(user, limit: int = 10) -> list[ImportBatch]:
+    """The user's own latest import batches."""
+    return db.session.scalars(select(ImportBatch).where(ImportBatch.user_id == user.id)
+                              .order_by(ImportBatch.id.desc()).limit(limit)).all()

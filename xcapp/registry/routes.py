@@ -5,7 +5,6 @@ from datetime import date
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
-from sqlalchemy import select
 
 from ..core.authz import ADMIN_ROLES, EVERYONE, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404
 from ..core.models import all_units
@@ -22,7 +21,8 @@ from .forms import AccountLinkForm, CategoryForm, EnterpriseForm, EquipmentForm,
 from .importing import (IGNORE, KINDS, AlreadyApplied, ImportInProgress, ImportRejected, MappingError, apply_batch,
                         remap, stage)
 from .models import Enterprise, ImportBatch, Officer, ProductCategory, Recusal
-from .queries import enterprise_filter, officer_filter, paginate
+from .queries import (enterprise_by_uscc, enterprise_filter, enterprise_recusals, officer_filter, officer_recusals,
+                      paginate, recent_imports, unit_officers)
 from .services import (RegistryError, add_category, categories, declare_recusal, history, link_officer_account,
                        parse_equipment_row, save_enterprise, save_officer, set_equipment, unit_choices,
                        update_category, withdraw_recusal)
@@ -89,8 +89,7 @@ def enterprise_new():
 @access(*ENTERPRISE_VIEWERS)
 def enterprise_detail(enterprise_id: int):
     enterprise = get_scoped_or_404(Enterprise, enterprise_id)
-    recusals = db.session.scalars(select(Recusal).where(Recusal.enterprise_id == enterprise.id)
-                                  .order_by(Recusal.declared_on.desc())).all()
+    recusals = enterprise_recusals(enterprise)
     can_edit = can_edit_unit(enterprise.unit_id)
     return render_template("registry/enterprise_detail.html", enterprise=enterprise, recusals=recusals,
                            history=history("enterprise", enterprise.id), can_edit=can_edit,
@@ -224,8 +223,7 @@ def officer_new():
 @access(*OFFICER_VIEWERS)
 def officer_detail(officer_id: int):
     officer = get_scoped_or_404(Officer, officer_id)
-    recusals = db.session.scalars(select(Recusal).where(Recusal.officer_id == officer.id)
-                                  .order_by(Recusal.declared_on.desc())).all()
+    recusals = officer_recusals(officer)
     can_edit = can_edit_unit(officer.unit_id)
     return render_template("registry/officer_detail.html", officer=officer, recusals=recusals,
                            history=history("officer", officer.id), can_edit=can_edit,
@@ -269,9 +267,7 @@ def officer_export():
 
 def _recusal_form(enterprise: Enterprise) -> RecusalForm:
     form = RecusalForm()
-    officers = db.session.scalars(select(Officer).where(Officer.unit_id == enterprise.unit_id)
-                                  .order_by(Officer.name)).all()
-    form.officer_id.choices = [(str(o.id), f"{o.name}（{o.cert_no}）") for o in officers]
+    form.officer_id.choices = [(str(o.id), f"{o.name}（{o.cert_no}）") for o in unit_officers(enterprise.unit_id)]
     form.enterprise.data = enterprise.uscc
     return form
 
@@ -279,8 +275,7 @@ def _recusal_form(enterprise: Enterprise) -> RecusalForm:
 @bp.route("/recusals", methods=["POST"])
 @access(*ADMIN_ROLES)
 def recusal_create():
-    enterprise = db.session.scalar(select(Enterprise).where(Enterprise.uscc == (request.form.get("enterprise") or "")
-                                                            .strip().upper()))
+    enterprise = enterprise_by_uscc((request.form.get("enterprise") or "").strip().upper())
     if enterprise is None or not can_edit_unit(enterprise.unit_id):
         abort(404)
     officer_id = request.form.get("officer_id", type=int)
@@ -353,10 +348,8 @@ def import_upload():
     """Upload and preview. The file is read and checked before the write lock is
     taken (late_write_lock), which is then held only to keep the batch."""
     if request.method == "GET":
-        recent = db.session.scalars(select(ImportBatch).where(ImportBatch.user_id == current_user.id)
-                                    .order_by(ImportBatch.id.desc()).limit(10)).all()
         return render_template("registry/import.html", kinds=KINDS, preview=None, batch=None,
-                               kind=request.args.get("kind", "enterprises"), recent=recent,
+                               kind=request.args.get("kind", "enterprises"), recent=recent_imports(current_user),
                                retention_days=current_app.config["IMPORT_FILE_RETENTION_DAYS"])
     kind = request.form.get("kind", "")
     upload = request.files.get("file")
