@@ -153,7 +153,7 @@ def summary(report: Report) -> None:
     from xcapp.extensions import db
     from xcapp.inspections.models import Answer, Inspection
     from xcapp.plans.models import Task
-    from xcapp.reports.figures import summary as figures
+    from xcapp.oversight.figures import summary as figures
     from xcapp.reports.summary import to_pdf, to_xlsx
 
     from .draw_bench import load_registry

@@ -85,11 +85,29 @@ def can_edit_unit(unit_id: int | None, user=None) -> bool:
     return False
 
 
+# Inspector scopes that a higher feature adds to a lower feature's model, because the
+# scope joins tables the higher feature owns (plans: an inspector sees the enterprises of
+# their tasks). model -> function(stmt, user).
+_added_inspector_scopes: dict[type, Callable] = {}
+
+
+def inspector_scope_for(model):
+    """Decorator: register ``function(stmt, user)`` as the inspector scope of ``model``,
+    from the feature that owns the tables the scope joins (core and the model's own
+    feature sit below it and cannot import them)."""
+    def decorator(function: Callable) -> Callable:
+        _added_inspector_scopes[model] = function
+        return function
+
+    return decorator
+
+
 def scoped(stmt, model, user=None):
     """Restrict a SELECT over ``model`` to what ``user`` may see.
 
     A model opts in by defining ``unit_scope_column()`` (a column holding the
-    owning unit's id) and optionally ``inspector_scope(stmt, user)``; a model
+    owning unit's id) and optionally ``inspector_scope(stmt, user)``, or gets its
+    inspector scope from a higher feature through ``inspector_scope_for``; a model
     with neither is visible to city-wide roles only.
     """
     user = user or current_user
@@ -97,8 +115,10 @@ def scoped(stmt, model, user=None):
         return stmt
     if user.role == COUNTY_ADMIN and hasattr(model, "unit_scope_column"):
         return stmt.where(model.unit_scope_column() == user.unit_id)
-    if user.role == INSPECTOR and hasattr(model, "inspector_scope"):
-        return model.inspector_scope(stmt, user)
+    if user.role == INSPECTOR:
+        scope = _added_inspector_scopes.get(model) or getattr(model, "inspector_scope", None)
+        if scope is not None:
+            return scope(stmt, user)
     return stmt.where(db.false())
 
 

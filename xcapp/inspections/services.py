@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ..audit.services import canonical_json, record
 from ..core import slow
+from ..core.signals import inspection_approved
 from ..core.text import clean_text
 from ..core.timeutil import CST, local_today, to_local, utcnow
 from ..db_setup import lock_row
@@ -753,7 +754,7 @@ def record_refusal(inspection_id: int, reason: str, attested: list[int], actor) 
     return inspection
 
 
-def void_signatures_of(task: Task, officer_id: int, reason: str, actor) -> int:
+def void_signatures_of(task: Task, officer_id: int, reason: str, actor, **_) -> int:
     """An officer was replaced on the task: their signatures on unsubmitted revisions are
     voided (kept and shown as 已作废 with the reason, never counted or sealed as an
     officer's signature). Returns how many."""
@@ -930,12 +931,9 @@ def approve(inspection_id: int, actor) -> Inspection:
     inspection.task.state = TASK_APPROVED
     record("inspection.approved", inspection, details={"task": inspection.task.code, "seal": inspection.seal_hash},
            user=actor)
-    from ..oversight.services import open_case
-
-    open_case(inspection, actor)   # 不合格 and not-inspected records get a follow-up case
-    from ..plans.signals import inspection_approved
-
-    inspection_approved.send(inspection, actor=actor)   # later inspections, 复查, production state
+    # oversight: the follow-up case of a 不合格 or not-inspected record, later inspections,
+    # 复查, the registry's production state
+    inspection_approved.send(inspection, actor=actor)
     return inspection
 
 

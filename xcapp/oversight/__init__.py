@@ -5,10 +5,15 @@ bp = Blueprint("oversight", __name__, url_prefix="/oversight")
 
 from . import routes  # noqa: E402,F401
 
-from ..plans.signals import inspection_approved  # noqa: E402
-from .services import on_inspection_approved  # noqa: E402
 
-inspection_approved.connect(on_inspection_approved)
+@bp.record_once
+def _connect_signals(_state) -> None:
+    """Oversight follows events of the features below it (see core/signals.py)."""
+    from ..core.signals import follow_up_outcomes, inspection_approved
+    from .services import case_outcomes, on_inspection_approved
+
+    inspection_approved.connect(on_inspection_approved)
+    follow_up_outcomes.connect(case_outcomes)
 
 
 @bp.app_template_global("enterprise_inspections")

@@ -25,7 +25,7 @@ def dashboard():
     plans, plan = _plan()
     if plan is None:
         return render_template("oversight/dashboard.html", plans=[], plan=None)
-    from ..reports.figures import summary
+    from .figures import summary
 
     s = summary(plan, current_user)     # the same figures as the summary report (one source)
     return render_template("oversight/dashboard.html", plans=plans, plan=plan, rows=s.rows, total=s.total,

@@ -335,6 +335,7 @@ def on_inspection_approved(inspection: Inspection, actor=None, **_):
     from . import followup
     from .models import FollowUpCase
 
+    open_case(inspection, actor)   # 不合格 and not-inspected records get a follow-up case
     task = inspection.task
     reason = inspection.not_inspected_reason
     if reason in PRODUCTION_AFTER:
@@ -355,6 +356,15 @@ def on_inspection_approved(inspection: Inspection, actor=None, **_):
                 passed = inspection.conclusion == rules.PASS
                 take_action(case.id, followup.RECHECK, f"复查任务 {task.code}：{'合格' if passed else '不合格'}",
                             None, passed, actor)
+
+
+def case_outcomes(task_ids, **_) -> list[tuple[int, bool, str]]:
+    """(task_id, rectified, decision) of the tasks' follow-up cases, for publicity's result
+    categories (publicity sits below oversight and asks through a signal)."""
+    from .models import FollowUpCase
+
+    return db.session.execute(select(FollowUpCase.task_id, FollowUpCase.rectified, FollowUpCase.decision)
+                              .where(FollowUpCase.task_id.in_(task_ids))).all()
 
 
 def enterprise_inspections(enterprise_id: int, user) -> list[dict]:

@@ -8,9 +8,11 @@ from datetime import date, datetime
 from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.authz import inspector_scope_for
 from ..core.models import Unit
 from ..core.timeutil import utcnow
 from ..extensions import db
+from ..registry.models import Enterprise, Officer
 
 DRAFT, FROZEN, DRAWN, DISPATCHED, IN_PROGRESS, COMPLETED = (
     "draft", "frozen", "drawn", "dispatched", "in_progress", "completed")
@@ -152,8 +154,6 @@ class Task(db.Model):
 
     @classmethod
     def inspector_scope(cls, stmt, user):
-        from ..registry.models import Officer
-
         mine = (db.select(TaskOfficer.task_id).join(Officer, Officer.id == TaskOfficer.officer_id)
                 .where(Officer.user_id == user.id, TaskOfficer.active.is_(True)))
         return stmt.where(cls.id.in_(mine))
@@ -270,3 +270,15 @@ class Replacement(db.Model):
     by: Mapped[str] = mapped_column(String(64), default="")
 
     task: Mapped[Task] = relationship()
+
+
+@inspector_scope_for(Enterprise)
+def enterprises_of_my_tasks(stmt, user):
+    """An inspector sees the enterprises of the tasks assigned to them (as an active officer)."""
+    task_enterprises = (
+        db.select(Task.enterprise_id)
+        .join(TaskOfficer, TaskOfficer.task_id == Task.id)
+        .join(Officer, Officer.id == TaskOfficer.officer_id)
+        .where(Officer.user_id == user.id, TaskOfficer.active.is_(True))
+    )
+    return stmt.where(Enterprise.id.in_(task_enterprises))

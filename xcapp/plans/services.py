@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from ..audit.services import record, record_many
 from ..core.models import Unit
+from ..core.signals import officer_replaced
 from ..core.text import clean_text, normalize_text
 from ..core.timeutil import local_today, utcnow
 from ..db_setup import bulk_insert, lock_row
@@ -500,9 +501,9 @@ def replace_officer(task_id: int, out_officer_id: int, reason: str, actor=None) 
     db.session.add(Replacement(task_id=task.id, out_cert=current.cert_no, in_cert=cert, reason=reason, at=now,
                                by=_actor_name(actor)))
     db.session.flush()
-    from ..inspections.services import void_signatures_of
-
-    voided = void_signatures_of(task, current.officer_id, reason, actor)
+    # inspections: the replaced officer's signatures on unsubmitted records are voided
+    voided = sum(n for _receiver, n in officer_replaced.send(task, officer_id=current.officer_id, reason=reason,
+                                                             actor=actor))
     record("task.officer_replaced", task, details={"task": task.code, "out": current.cert_no, "in": cert,
                                                    "reason": reason, "signatures_voided": voided}, user=actor)
     return added

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 from ..db_setup import bulk_insert
 
 from ..audit.services import record
+from ..core.signals import follow_up_outcomes
 from ..core.text import neutralize
 from ..core.timeutil import utcnow
 from ..extensions import db
@@ -109,11 +110,9 @@ def _case_decisions(task_ids) -> dict[int, str]:
     return {task_id: decision for task_id, _rectified, decision in _case_rows(task_ids) if decision}
 
 
-def _case_rows(task_ids):
-    from ..oversight.models import FollowUpCase
-
-    return db.session.execute(select(FollowUpCase.task_id, FollowUpCase.rectified, FollowUpCase.decision)
-                              .where(FollowUpCase.task_id.in_(task_ids))).all()
+def _case_rows(task_ids) -> list[tuple[int, bool, str]]:
+    """(task_id, rectified, decision) of the tasks' follow-up cases, from oversight."""
+    return [row for _receiver, rows in follow_up_outcomes.send(task_ids) for row in rows]
 
 
 # The credit system's 检查方式 per task method (plans.models.TASK_METHODS), and the value

@@ -71,13 +71,6 @@ class Enterprise(db.Model):
     def unit_scope_column(cls):
         return cls.unit_id
 
-    @classmethod
-    def inspector_scope(cls, stmt, user):
-        """An inspector sees the enterprises of the tasks assigned to them."""
-        from ..core import scoping
-
-        return scoping.inspector_enterprises(stmt, cls, user)
-
     def shown_licence_state(self, today: date | None = None) -> str:
         if self.licence_state == "有效" and self.expiry_date < (today or local_today()):
             return LICENCE_EXPIRED

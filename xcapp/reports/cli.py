@@ -26,7 +26,7 @@ def reports_summary(plan_code, output):
     from flask import current_app
 
     from ..core.roles import CITY_ADMIN
-    from .figures import summary
+    from ..oversight.figures import summary
     from .summary import to_pdf, to_xlsx
 
     if not output.lower().endswith((".xlsx", ".pdf")):

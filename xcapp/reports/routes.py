@@ -27,7 +27,7 @@ def _plan(plan_id: int) -> Plan:
 @access(*STAFF_ROLES)
 def summary(plan_id: int, fmt: str):
     """工作总结统计表 of the plan, over the tasks the user may see (a county: its own unit)."""
-    from .figures import summary as figures_summary
+    from ..oversight.figures import summary as figures_summary
     from .summary import to_pdf, to_xlsx
 
     if fmt not in ("xlsx", "pdf"):

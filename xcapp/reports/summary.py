@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 
 from ..inspections.pdf import FONT_FILE
-from . import figures
+from ..oversight import figures
 
 SHEETS = ("任务完成情况", "不符合项目统计", "后续处理情况")
 

@@ -1,7 +1,7 @@
 """The figures of a plan, in one place: the dashboard and the summary report (XLSX, PDF)
 both read ``summary()``, so what the province receives equals what the dashboard shows.
 
-The per-unit task figures are the dashboard's own (``oversight.services.facts``); this
+The per-unit task figures are the dashboard's own (``services.facts``); this
 module adds the 不符合 count per checklist item and the follow-up outcomes, counted over
 the same tasks (the user's scope)."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy.orm import lazyload
 
 from ..extensions import db
 from ..inspections import rules
-from ..oversight.services import METRICS, TaskFacts, UnitRow, facts, totals, unit_rows
+from .services import METRICS, TaskFacts, UnitRow, facts, totals, unit_rows
 
 # Columns of the task table, in the order of the report (metric keys of oversight.METRICS).
 TASK_COLUMNS = ("drawn", "inspected", "not_inspected", "pass", "fail", "submitted", "approved", "published",
@@ -83,8 +83,8 @@ def item_nonconformities(items: list[TaskFacts]) -> list[ItemCount]:
 
 def outcomes(items: list[TaskFacts]) -> tuple[list[OutcomeRow], OutcomeRow]:
     """Follow-up outcomes per unit: cases, and the cases that saw each action or ended so."""
-    from ..oversight import followup
-    from ..oversight.models import FollowUpAction, FollowUpCase
+    from . import followup
+    from .models import FollowUpAction, FollowUpCase
 
     by_task = {i.task.id: i.task for i in items}
     rows: dict[int, OutcomeRow] = {}
