@@ -11,6 +11,7 @@ from flask import Flask, request
 
 from .config import config_from_env
 from .extensions import csrf, db, login_manager, migrate
+from .resources import INSTALLED, MIGRATIONS, STATIC, TEMPLATES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,9 +20,11 @@ def create_app(config=None, **overrides) -> Flask:
     config = config or config_from_env()
     app = Flask(
         __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
-        instance_path=os.environ.get("XCAPP_INSTANCE") or str(ROOT / "instance"),
+        template_folder=str(TEMPLATES),
+        static_folder=str(STATIC),
+        # A checkout keeps its instance/ folder; an installed xcapp uses Flask's
+        # <prefix>/var/xcapp-instance, never a folder inside site-packages.
+        instance_path=os.environ.get("XCAPP_INSTANCE") or (None if INSTALLED else str(ROOT / "instance")),
     )
     app.config.from_object(config)
     app.config.update(config.from_environment())
@@ -44,7 +47,7 @@ def create_app(config=None, **overrides) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgresql://"):]
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
 

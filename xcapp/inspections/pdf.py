@@ -9,11 +9,12 @@ from pathlib import Path
 
 from flask import render_template
 
+from ..resources import TEMPLATES
 from . import rules
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
 FONT_FILE = FONT_DIR / "XcappSerifSC-GBK.ttf"
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "pdf"
+TEMPLATE_DIR = TEMPLATES / "pdf"
 
 
 class PdfError(Exception):
