@@ -119,8 +119,15 @@ ratio_mid
 ratio_midhigh
 ratio_high
 
-# --- Stored vocabulary: one half of a pair, the other half is read ---------------------
-OFFICER_INACTIVE          # registry/models.py, beside OFFICER_ACTIVE
+# --- Vocabulary members (core/vocab.py): stored values that forms and templates offer by
+# --- iterating the StrEnum, so no code names them ----------------------------------------
+_._value_                 # enum protocol: the member's value, set in Vocabulary.__new__
+MATCH                     # inspections/vocab.py SelfCheckMatch: the self-check radio buttons
+PARTLY
+MISMATCH
+NONE
+DOCUMENT                  # plans/vocab.py TaskMethod: the 检查方式 radio buttons
+ONLINE
 
 # --- Kept for the tests: hooks and the surface of pure modules -------------------------
 _.wait_idle               # audit/services.py: tests wait for the background chainer

@@ -124,6 +124,23 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp, cli_group=None)
 
 
+def vocabularies() -> dict:
+    """Every feature's vocabularies (each ``<feature>/vocab.py``'s ``__all__``), as template
+    globals: ``{% if task.state == TaskState.PENDING %}``, ``{% for r in RiskClass %}``."""
+    from .inspections import vocab as inspections
+    from .oversight import vocab as oversight
+    from .plans import vocab as plans
+    from .registry import vocab as registry
+
+    names: dict = {}
+    for module in (registry, plans, inspections, oversight):
+        for name in module.__all__:
+            if name in names:
+                raise RuntimeError(f"two vocabularies named {name}")
+            names[name] = getattr(module, name)
+    return names
+
+
 def _register_template_helpers(app: Flask) -> None:
     from .core import roles
     from .core.timeutil import fmt_dt
@@ -153,6 +170,7 @@ def _register_template_helpers(app: Flask) -> None:
     # for development, the minified one on the wire (17 KB instead of 38 KB gzipped).
     htmx_file = "js/vendor/htmx-2.0.11.js" if app.debug else "js/vendor/htmx-2.0.11.min.js"
     app.jinja_env.globals.update(static_url=static_url, roles=roles, htmx_file=htmx_file)
+    app.jinja_env.globals.update(vocabularies())
     app.jinja_env.filters["dt"] = fmt_dt
 
 

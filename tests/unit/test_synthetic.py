@@ -10,6 +10,7 @@ import pytest
 
 from xcapp.demo import synthetic as s
 from xcapp.registry.validation import validate_licence_no, validate_phone, validate_uscc
+from xcapp.registry.vocab import LicenceState, ProductionState, RiskClass
 
 UNITS = ["411002", "411003", "411081", "411082", "411024", "411025", "411071", "411072", "411073"]
 OFFICER_UNITS = ["411000"] + UNITS
@@ -126,12 +127,12 @@ def test_dates(ents):
 def test_risk_distribution(ents):
     for level, expected in (("低", 0.40), ("中", 0.35), ("中高", 0.17), ("高", 0.08)):
         assert abs(share(ents, "risk", level) - expected) < 0.04, level
-    assert {r["risk"] for r in ents} == set(s.RISK_LEVELS)
+    assert {r["risk"] for r in ents} == set(RiskClass)
 
 
 def test_state_distributions(ents):
-    assert {r["production_state"] for r in ents} <= set(s.PRODUCTION_STATES)
-    assert {r["licence_state"] for r in ents} <= set(s.LICENCE_STATES)
+    assert {r["production_state"] for r in ents} <= set(ProductionState)
+    assert {r["licence_state"] for r in ents} <= set(LicenceState)
     assert share(ents, "production_state", "正常生产") > 0.88
     assert share(ents, "production_state", "停产") > 0.01
     assert share(ents, "production_state", "转产") > 0.003

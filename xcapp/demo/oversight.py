@@ -8,17 +8,20 @@ from ..extensions import db
 from ..inspections import rules
 from ..inspections.models import Inspection, SelfReport
 from ..inspections.services import approve, save_self_report, sign_enterprise, start, submit
+from ..inspections.vocab import InspectionState
 from ..oversight import followup
 from ..oversight.models import FollowUpCase
 from ..oversight.services import create_later_task, create_recheck_task, take_action
+from ..oversight.vocab import CaseKind
 from ..plans.models import Plan, Task
 from ..plans.services import PlanError, officer_pool
+from ..plans.vocab import TaskKind, TaskState
 from .inspections import FAILING, account_for, fill_record, signature
 from .plans import DEMO_CODE
 
 
 def load_follow_up() -> None:
-    case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.kind == "fail", FollowUpCase.state == "pending"))
+    case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.kind == CaseKind.FAIL, FollowUpCase.state == followup.PENDING))
     if case is None or case.actions:
         return
     admin = db.session.scalar(select(User).where(User.role == "county_admin", User.unit_id == case.task.unit_id)) or \
@@ -58,7 +61,7 @@ def load_follow_through() -> None:
     """Issue 12 in the demo: the 停产 enterprise inspected later (the original counts as done),
     a 复查 task that failed and the licensing authority's 吊销 decision, a self-report."""
     plan = db.session.scalar(select(Plan).where(Plan.code == DEMO_CODE))
-    if plan is None or db.session.scalar(select(Task.id).where(Task.plan_id == plan.id, Task.kind != "drawn")):
+    if plan is None or db.session.scalar(select(Task.id).where(Task.plan_id == plan.id, Task.kind != TaskKind.DRAWN)):
         return
 
     def admin_of(task):
@@ -66,14 +69,14 @@ def load_follow_through() -> None:
             db.session.scalar(select(User).where(User.role == "city_admin"))
 
     # 1. The 停产 record: a later inspection, done and approved.
-    stopped = db.session.scalar(select(FollowUpCase).where(FollowUpCase.kind == "not_inspected"))
+    stopped = db.session.scalar(select(FollowUpCase).where(FollowUpCase.kind == CaseKind.NOT_INSPECTED))
     if stopped is not None:
         admin = admin_of(stopped.task)
         later = _team(stopped.task_id, lambda ids, entropy: create_later_task(stopped.task_id, ids, entropy, admin))
         _inspect(later, date(2023, 10, 16), admin)
     # 2. A 不合格 record: ordered to rectify, re-inspected as a task, still 不合格, 报请吊销, decided.
     submitted_fail = db.session.scalar(select(Inspection).join(Task, Task.id == Inspection.task_id)
-                                       .where(Task.plan_id == plan.id, Inspection.state == "submitted",
+                                       .where(Task.plan_id == plan.id, Inspection.state == InspectionState.SUBMITTED,
                                               Inspection.conclusion == rules.FAIL).order_by(Task.code))
     if submitted_fail is not None:
         admin = admin_of(submitted_fail.task)
@@ -87,8 +90,8 @@ def load_follow_through() -> None:
         take_action(case.id, followup.DECIDE, "", None, None, admin, decision="吊销", decided_on=date(2023, 10, 25),
                     doc_no="豫市监许吊〔2023〕7号")
     # 3. A self-report entered before the visit, on a task not yet submitted.
-    open_task = db.session.scalar(select(Task).where(Task.plan_id == plan.id, Task.kind == "drawn",
-                                                     Task.state.in_(("pending", "in_progress")))
+    open_task = db.session.scalar(select(Task).where(Task.plan_id == plan.id, Task.kind == TaskKind.DRAWN,
+                                                     Task.state.in_((TaskState.PENDING, TaskState.IN_PROGRESS)))
                                   .where(Task.id.not_in(select(SelfReport.task_id))).order_by(Task.code))
     if open_task is not None:
         save_self_report(open_task.id, "企业自查报告（2023年9月）：生产许可证在有效期内，关键生产设备与发证时一致，"

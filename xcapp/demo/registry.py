@@ -12,6 +12,7 @@ from ..extensions import db
 from ..registry.models import Enterprise, Officer
 from ..registry.services import (categories, declare_recusal, ensure_categories, link_officer_account,
                                  save_enterprise, save_officer, set_equipment)
+from ..registry.vocab import OfficerStatus
 from .synthetic import generate_enterprises, generate_officers
 
 DEMO_SEED = 20230704
@@ -41,13 +42,13 @@ def load_registries() -> None:
     for username, unit, name, cert in LINKED:
         officer = save_officer({"name": name, "cert_no": cert, "unit_id": unit, "position": "科员",
                                 "phone": "13700000000", "cert_expiry": today.replace(year=today.year + 3),
-                                "status": "在岗", "specialty_id": ""})
+                                "status": OfficerStatus.ACTIVE, "specialty_id": ""})
         if db.session.scalar(select(User).where(User.username == username)) is not None:
             link_officer_account(officer, username)
     for row in generate_officers(OFFICERS - len(LINKED), units, names, seed=DEMO_SEED, today=today):
         save_officer({"name": row["name"], "cert_no": row["cert_no"], "unit_id": row["unit"],
                       "position": row["position"], "phone": row["phone"], "cert_expiry": row["cert_expiry"],
-                      "status": "在岗" if row["active"] else "停用", "specialty_id": row["specialty"] or ""})
+                      "status": OfficerStatus.ACTIVE if row["active"] else OfficerStatus.INACTIVE, "specialty_id": row["specialty"] or ""})
     db.session.flush()
     rnd = random.Random(DEMO_SEED)
     officers = db.session.scalars(select(Officer).order_by(Officer.cert_no)).all()

@@ -38,11 +38,9 @@ from bisect import bisect
 from itertools import accumulate
 
 from ..registry.validation import USCC_ALPHABET, make_uscc
+from ..registry.vocab import LicenceState, ProductionState, RiskClass
 
 __all__ = [
-    "RISK_LEVELS",
-    "PRODUCTION_STATES",
-    "LICENCE_STATES",
     "LICENCE_VALID_YEARS",
     "RARE_CHARS",
     "category_profile",
@@ -51,9 +49,6 @@ __all__ = [
     "generate_officers",
 ]
 
-RISK_LEVELS = ("低", "中", "中高", "高")
-PRODUCTION_STATES = ("正常生产", "停产", "转产")
-LICENCE_STATES = ("有效", "注销", "吊销", "撤销")
 LICENCE_VALID_YEARS = 5
 #: Characters outside GB 2312 that real registries contain (喆 堃 玥 昇 are in GBK only).
 RARE_CHARS = ("喆", "堃", "玥", "昇")
@@ -610,9 +605,10 @@ def _rare_slots(rng: random.Random, n: int, minimum: int, per: int) -> dict[int,
 # Enterprises
 # ---------------------------------------------------------------------------
 
-_RISK = _Picker([("低", 40), ("中", 35), ("中高", 17), ("高", 8)])
-_PRODUCTION = _Picker([("正常生产", 94), ("停产", 4), ("转产", 2)])
-_LICENCE_STATE = _Picker([("有效", 98.8), ("注销", 0.6), ("吊销", 0.35), ("撤销", 0.25)])
+# Shares of each value (plain strings, as the files the generator writes hold them).
+_RISK = _Picker((r.value, w) for r, w in zip(RiskClass, (40, 35, 17, 8), strict=True))
+_PRODUCTION = _Picker((s.value, w) for s, w in zip(ProductionState, (94, 4, 2), strict=True))
+_LICENCE_STATE = _Picker((s.value, w) for s, w in zip(LicenceState, (98.8, 0.6, 0.35, 0.25), strict=True))
 
 
 @_gc_paused()

@@ -10,10 +10,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.timeutil import utcnow
 from ..extensions import db
+from .vocab import InspectionState, SelfCheckMatch
 
-DRAFT, SUBMITTED, RETURNED, APPROVED = "draft", "submitted", "returned", "approved"
-STATE_LABELS = {DRAFT: "填写中", SUBMITTED: "已提交", RETURNED: "已退回", APPROVED: "已通过"}
-SELF_CHECK_MATCH = {"match": "符合", "partly": "基本符合", "mismatch": "不符合", "none": "企业未提供自查报告"}
+# Old names, still imported by services.py and routes.py (being reworked elsewhere);
+# new code uses InspectionState and SelfCheckMatch.
+DRAFT, SUBMITTED, RETURNED, APPROVED = (
+    InspectionState.DRAFT, InspectionState.SUBMITTED, InspectionState.RETURNED, InspectionState.APPROVED)
+SELF_CHECK_MATCH = SelfCheckMatch.labels()
 
 
 class Blob(db.Model):
@@ -39,7 +42,7 @@ class Inspection(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), index=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)
-    state: Mapped[str] = mapped_column(String(12), default=DRAFT, index=True)
+    state: Mapped[str] = mapped_column(String(12), default=InspectionState.DRAFT.value, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # None: prepared for offline use (the checklist cached on the phone) and not started
     # yet; set by 开始检查 or by the first write, whichever reaches the server first.
@@ -96,15 +99,15 @@ class Inspection(db.Model):
 
     @property
     def editable(self) -> bool:
-        return self.state == DRAFT
+        return self.state == InspectionState.DRAFT
 
     @property
     def state_label(self) -> str:
-        return STATE_LABELS.get(self.state, self.state)
+        return InspectionState.label_of(self.state)
 
     @property
     def self_check_label(self) -> str:
-        return SELF_CHECK_MATCH.get(self.self_check_match, "")
+        return SelfCheckMatch.label_of(self.self_check_match, "")
 
     def answer(self, item_no: int) -> "Answer | None":
         return next((a for a in self.answers if a.item_no == item_no), None)

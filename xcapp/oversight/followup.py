@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from ..registry.vocab import LicenceState
+from .vocab import CaseState
+
+# Short names for the rules below.
 PENDING, RECTIFYING, RECHECK_PASS, RECHECK_FAIL, REFERRED, CLOSED = (
-    "pending", "rectifying", "recheck_pass", "recheck_fail", "referred", "closed")
-STATES = {PENDING: "待处理", RECTIFYING: "整改中", RECHECK_PASS: "复查合格", RECHECK_FAIL: "复查不合格",
-          REFERRED: "已移送或已报请", CLOSED: "已结案"}
+    CaseState.PENDING, CaseState.RECTIFYING, CaseState.RECHECK_PASS, CaseState.RECHECK_FAIL, CaseState.REFERRED,
+    CaseState.CLOSED)
 OPEN_STATES = (PENDING, RECTIFYING, RECHECK_PASS, RECHECK_FAIL, REFERRED)
 
 INTERVIEW, ORDER, TRACK, RECHECK, CASE, REVOKE, CANCEL, CLOSE = (
@@ -21,7 +24,8 @@ ACTIONS = {INTERVIEW: "约谈", ORDER: "责令整改", TRACK: "跟踪整改", RE
 
 # The licensing authority's decision after 报请 (REVOKE or CANCEL): the licence state it
 # leaves in the registry (None: unchanged).
-DECISIONS = {"撤销": "撤销", "吊销": "吊销", "注销": "注销", "不予处理": None}
+DECISIONS = {"撤销": LicenceState.ANNULLED.value, "吊销": LicenceState.REVOKED.value,
+             "注销": LicenceState.CANCELLED.value, "不予处理": None}
 
 # action -> {from state: to state}; a state missing means the action is not allowed there.
 TRANSITIONS = {
@@ -67,7 +71,7 @@ def next_state(state: str, action: str, *, deadline: date | None = None, recheck
         raise FollowUpError("未知的处理措施")
     moves = TRANSITIONS[action]
     if state not in moves:
-        raise FollowUpError(f"当前状态“{STATES.get(state, state)}”下不能{ACTIONS[action]}")
+        raise FollowUpError(f"当前状态“{CaseState.label_of(state)}”下不能{ACTIONS[action]}")
     if action == ORDER and deadline is None:
         raise FollowUpError("责令整改须规定整改期限")
     if action == RECHECK:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.timeutil import utcnow
 from ..extensions import db
-from .followup import STATES
+from .vocab import CaseState
 
 
 class FollowUpCase(db.Model):
@@ -17,8 +17,8 @@ class FollowUpCase(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), unique=True)
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"))
-    kind: Mapped[str] = mapped_column(String(16))            # fail | not_inspected
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    kind: Mapped[str] = mapped_column(String(16))            # CaseKind
+    state: Mapped[str] = mapped_column(String(16), default=CaseState.PENDING.value, index=True)
     rectify_deadline: Mapped[date | None] = mapped_column(Date, nullable=True)
     rectified: Mapped[bool] = mapped_column(Boolean, default=False)
     # The licensing authority's decision after 报请 (撤销/吊销/注销/不予处理), its date and 文号.
@@ -42,7 +42,7 @@ class FollowUpCase(db.Model):
 
     @property
     def state_label(self) -> str:
-        return STATES.get(self.state, self.state)
+        return CaseState.label_of(self.state)
 
 
 class FollowUpAction(db.Model):

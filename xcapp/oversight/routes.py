@@ -7,13 +7,15 @@ from ..core.timeutil import local_today
 from ..core.writes import write
 from ..extensions import db
 from ..inspections import rules
-from ..plans.models import DRAFT, Plan
+from ..plans.models import Plan
+from ..plans.vocab import PlanState
 from . import bp
 from .services import METRICS, facts
+from .vocab import CaseKind
 
 
 def _plan():
-    plans = db.session.scalars(select(Plan).where(Plan.state != DRAFT).order_by(Plan.year.desc(), Plan.id.desc())).all()
+    plans = db.session.scalars(select(Plan).where(Plan.state != PlanState.DRAFT).order_by(Plan.year.desc(), Plan.id.desc())).all()
     wanted = request.args.get("plan", type=int)
     plan = next((p for p in plans if p.id == wanted), plans[0] if plans else None)
     return plans, plan
@@ -52,15 +54,15 @@ def task_list():
 @access(*STAFF_ROLES)
 def case_list():
     from ..core.authz import scoped
-    from .followup import STATES
+    from .vocab import CaseState
     from .models import FollowUpCase
 
     stmt = scoped(select(FollowUpCase), FollowUpCase)
     state = request.args.get("state")
-    if state in STATES:
+    if state in CaseState.labels():
         stmt = stmt.where(FollowUpCase.state == state)
     cases = db.session.scalars(stmt.order_by(FollowUpCase.id)).unique().all()
-    return render_template("oversight/cases.html", cases=cases, states=STATES, state=state)
+    return render_template("oversight/cases.html", cases=cases, state=state)
 
 
 @bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
@@ -111,11 +113,11 @@ def case_detail(case_id: int):
     pool = officer_pool(case.task.unit_id, max(local_today(), case.task.plan.deadline)) if can_edit else []
     allowed = [a for a in followup.allowed_actions(case.state)
                if a != followup.RECHECK_TASK and (a != followup.DECIDE or awaiting_decision(case))]
-    return render_template("oversight/case.html", case=case, actions=followup.ACTIONS, states=followup.STATES,
+    return render_template("oversight/case.html", case=case, actions=followup.ACTIONS,
                            allowed=allowed, proposals=case_proposals(case), can_edit=can_edit,
                            reasons=rules.NOT_INSPECTED_REASON_LABELS, decisions=followup.DECISIONS,
                            later_tasks=later_tasks, pool=pool, today=local_today(),
-                           can_later=(case.kind == "not_inspected" and case.inspection is not None
+                           can_later=(case.kind == CaseKind.NOT_INSPECTED and case.inspection is not None
                                       and case.inspection.not_inspected_reason in LATER_REASONS
                                       and case.state != followup.CLOSED),
                            can_recheck=case.state == followup.RECTIFYING)

@@ -13,10 +13,14 @@ from ..core.authz import scoped
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..inspections import rules
-from ..inspections.models import APPROVED, SUBMITTED, Inspection
+from ..inspections.models import Inspection
+from ..inspections.vocab import INSPECTION_DONE_STATES, InspectionState
 from ..plans.models import Plan, Task
+from ..plans.vocab import TaskKind, TaskState
 from ..publicity.models import Publication
 from ..publicity.services import calendar
+from ..registry.vocab import LICENCE_EXPIRED, ProductionState
+from .vocab import CaseKind
 
 METRICS = {
     "drawn": "抽取任务", "done": "已完成（有检查结果）", "inspected": "已检查", "not_inspected": "未能检查",
@@ -54,10 +58,10 @@ def facts(plan: Plan, user, today: date | None = None) -> list[TaskFacts]:
     today = today or local_today()
     all_tasks = db.session.scalars(scoped(select(Task).where(Task.plan_id == plan.id), Task, user)
                                    .order_by(Task.code)).unique().all()
-    tasks = [t for t in all_tasks if t.kind == "drawn"]
+    tasks = [t for t in all_tasks if t.kind == TaskKind.DRAWN]
     later_of: dict[int, list[Task]] = {}
     for t in all_tasks:
-        if t.kind == "later" and t.origin_task_id:
+        if t.kind == TaskKind.LATER and t.origin_task_id:
             later_of.setdefault(t.origin_task_id, []).append(t)
     latest = (select(Inspection.task_id, func.max(Inspection.revision).label("revision"))
               .join(Task, Task.id == Inspection.task_id).where(Task.plan_id == plan.id)
@@ -89,19 +93,19 @@ def facts(plan: Plan, user, today: date | None = None) -> list[TaskFacts]:
         if inspection is not None and inspection.not_inspected_reason in LATER_REASONS:
             for later in later_of.get(task.id, []):
                 li = inspections.get(later.id)
-                if li is not None and li.state in (SUBMITTED, APPROVED) and not li.not_inspected_reason:
+                if li is not None and li.state in INSPECTION_DONE_STATES and not li.not_inspected_reason:
                     later_done = li
                     first_published = published.get(later.id)
         result = later_done or inspection
         item = TaskFacts(task, inspection, first_published is not None)
         item.metrics.add("drawn")
-        done = inspection is not None and inspection.state in (SUBMITTED, APPROVED)
+        done = inspection is not None and inspection.state in INSPECTION_DONE_STATES
         if done:
             item.metrics.add("done")
             item.metrics.add("not_inspected" if result.not_inspected_reason else "inspected")
             if later_done is not None:
                 item.metrics.add("later_done")
-            item.metrics.add("submitted" if result.state == SUBMITTED else "approved")
+            item.metrics.add("submitted" if result.state == InspectionState.SUBMITTED else "approved")
             if result.conclusion == rules.FAIL:
                 item.metrics.add("fail")
             elif result.conclusion == rules.PASS and not result.not_inspected_reason:
@@ -127,7 +131,7 @@ def facts(plan: Plan, user, today: date | None = None) -> list[TaskFacts]:
         if done and later_done is None and inspection.not_inspected_reason in LATER_REASONS and \
                 (case is None or case.state != CLOSED):
             item.metrics.add("later")
-            if task.enterprise.production_state == "正常生产" and not later_of.get(task.id):
+            if task.enterprise.production_state == ProductionState.NORMAL and not later_of.get(task.id):
                 item.metrics.add("later_ready")
         out.append(item)
     return out
@@ -163,14 +167,14 @@ def open_case(inspection: Inspection, actor=None):
 
     if inspection.conclusion != rules.FAIL and not inspection.not_inspected_reason:
         return None
-    if inspection.task.kind == "recheck":       # its result goes to the case that asked for it
+    if inspection.task.kind == TaskKind.RECHECK:     # its result goes to the case that asked for it
         return None
     case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.task_id == inspection.task_id))
     if case is not None:
         case.inspection_id = inspection.id
         return case
     case = FollowUpCase(task_id=inspection.task_id, inspection_id=inspection.id,
-                        kind="not_inspected" if inspection.not_inspected_reason else "fail")
+                        kind=CaseKind.NOT_INSPECTED if inspection.not_inspected_reason else CaseKind.FAIL)
     db.session.add(case)
     db.session.flush()
     record("followup.opened", case, details={"task": inspection.task.code, "kind": case.kind}, user=actor)
@@ -251,8 +255,8 @@ def case_proposals(case, today: date | None = None):
     today = today or local_today()
     enterprise = case.task.enterprise
     return followup.proposals(case.state, rectify_deadline=case.rectify_deadline, today=today,
-                              licence_expired=enterprise.shown_licence_state(today) == "过期",
-                              production_stopped=enterprise.production_state in ("停产", "转产"),
+                              licence_expired=enterprise.shown_licence_state(today) == LICENCE_EXPIRED,
+                              production_stopped=enterprise.production_state in (ProductionState.SUSPENDED, ProductionState.SWITCHED),
                               not_inspected_reason=case.inspection.not_inspected_reason if case.inspection else "",
                               awaiting_decision=awaiting_decision(case))
 
@@ -260,7 +264,7 @@ def case_proposals(case, today: date | None = None):
 # ------------------------------------------------------------------ later inspections and 复查 as tasks
 
 LATER_REASONS = ("suspended", "switched", "unreachable")      # 停产, 转产, 无法联系
-PRODUCTION_AFTER = {"suspended": "停产", "switched": "转产"}
+PRODUCTION_AFTER = {"suspended": ProductionState.SUSPENDED.value, "switched": ProductionState.SWITCHED.value}
 
 
 def _latest_inspection(task_id: int) -> Inspection | None:
@@ -271,19 +275,18 @@ def _latest_inspection(task_id: int) -> Inspection | None:
 def create_later_task(task_id: int, officer_ids: list[int] | None, entropy: str | None, actor):
     """后续检查: from a not-inspected record (停产, 转产, 无法联系) of a drawn task."""
     from ..core.authz import can_edit_unit
-    from ..plans.models import KIND_DRAWN, KIND_LATER
     from ..plans.services import PlanError, create_followup_task
 
     task = db.session.get(Task, task_id)
     if task is None or not can_edit_unit(task.unit_id, actor):
         raise PlanError("不能为该任务派发后续检查")
-    if task.kind != KIND_DRAWN:
+    if task.kind != TaskKind.DRAWN:
         raise PlanError("后续检查从原抽查任务派发")
     inspection = _latest_inspection(task.id)
-    if inspection is None or inspection.state not in (SUBMITTED, APPROVED) or \
+    if inspection is None or inspection.state not in INSPECTION_DONE_STATES or \
             inspection.not_inspected_reason not in LATER_REASONS:
         raise PlanError("只有因停产、转产或无法联系而未能检查（已提交或已通过）的任务可以派发后续检查")
-    return create_followup_task(task.id, KIND_LATER, officer_ids, entropy, actor)
+    return create_followup_task(task.id, TaskKind.LATER, officer_ids, entropy, actor)
 
 
 def create_recheck_task(case_id: int, officer_ids: list[int] | None, entropy: str | None, actor):
@@ -292,7 +295,6 @@ def create_recheck_task(case_id: int, officer_ids: list[int] | None, entropy: st
     from ..audit.services import record
     from ..core.authz import can_edit_unit
     from ..db_setup import lock_row
-    from ..plans.models import KIND_RECHECK
     from ..plans.services import PlanError, create_followup_task
     from . import followup
     from .models import FollowUpAction, FollowUpCase
@@ -304,9 +306,9 @@ def create_recheck_task(case_id: int, officer_ids: list[int] | None, entropy: st
         followup.next_state(case.state, followup.RECHECK_TASK)
     except followup.FollowUpError as exc:
         raise PlanError(str(exc)) from None
-    if case.recheck_task_id and case.recheck_task.state != "approved":
+    if case.recheck_task_id and case.recheck_task.state != TaskState.APPROVED:
         raise PlanError(f"复查任务 {case.recheck_task.code} 尚未完成")
-    task = create_followup_task(case.task_id, KIND_RECHECK, officer_ids, entropy, actor)
+    task = create_followup_task(case.task_id, TaskKind.RECHECK, officer_ids, entropy, actor)
     case.recheck_task_id = task.id
     db.session.add(FollowUpAction(case_id=case.id, action=followup.RECHECK_TASK, note=f"复查任务 {task.code}",
                                   from_state=case.state, to_state=case.state, by=actor.username))
@@ -331,7 +333,6 @@ def _set_production_state(enterprise, new: str, why: str, actor) -> None:
 def on_inspection_approved(inspection: Inspection, actor=None, **_):
     """After approval: the registry's production state follows a 停产/转产 record; a done
     later inspection closes the original's case; a 复查 task's result is the case's 复查."""
-    from ..plans.models import KIND_LATER, KIND_RECHECK
     from . import followup
     from .models import FollowUpCase
 
@@ -340,13 +341,13 @@ def on_inspection_approved(inspection: Inspection, actor=None, **_):
     reason = inspection.not_inspected_reason
     if reason in PRODUCTION_AFTER:
         _set_production_state(task.enterprise, PRODUCTION_AFTER[reason], f"检查任务 {task.code} 未能检查", actor)
-    if task.kind == KIND_LATER and not reason:
-        _set_production_state(task.enterprise, "正常生产", f"后续检查 {task.code} 已实施", actor)
+    if task.kind == TaskKind.LATER and not reason:
+        _set_production_state(task.enterprise, ProductionState.NORMAL.value, f"后续检查 {task.code} 已实施", actor)
         case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.task_id == task.origin_task_id))
         if case is not None and case.state == followup.PENDING:
             take_action(case.id, followup.CLOSE, f"后续检查 {task.code} 已完成（"
                         f"{'合格' if inspection.conclusion == rules.PASS else '不合格'}）", None, None, actor)
-    if task.kind == KIND_RECHECK:
+    if task.kind == TaskKind.RECHECK:
         case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.recheck_task_id == task.id))
         if case is not None and case.state == followup.RECTIFYING:
             if reason:
@@ -381,7 +382,7 @@ def enterprise_inspections(enterprise_id: int, user) -> list[dict]:
     for task in tasks:
         inspection = _latest_inspection(task.id)
         case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.task_id == task.id))
-        if inspection is None or inspection.state not in (SUBMITTED, APPROVED):
+        if inspection is None or inspection.state not in INSPECTION_DONE_STATES:
             result = task.state_label
         elif inspection.not_inspected_reason:
             result = "未能检查：" + rules.NOT_INSPECTED_REASON_LABELS.get(inspection.not_inspected_reason, "")

@@ -66,13 +66,14 @@ def _run_step(step, done: str) -> None:
 def plans_create(code, name, year, ratios, k, deadline, categories):
     """Create a plan (draft)."""
     from .services import create_plan
+    from .vocab import RatioField
 
     parts = [p.strip() for p in ratios.split(",")]
     if len(parts) != 4:
         fail("错误：--ratios 应为 4 个整数百分比，如 10,20,30,50")
     raw = {"code": code, "name": name, "year": year, "k": k, "deadline": deadline or None,
            "publication_workdays": 20, "scope": list(categories),
-           **dict(zip(("ratio_low", "ratio_mid", "ratio_midhigh", "ratio_high"), parts))}
+           **dict(zip(RatioField, parts, strict=True))}
     _run_step(lambda: create_plan(raw), lambda plan: f"已创建计划 {plan.code}（草稿）")
 
 

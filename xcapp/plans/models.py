@@ -13,26 +13,12 @@ from ..core.models import Unit
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..registry.models import Enterprise, Officer
+from .vocab import PlanState, TaskKind, TaskMethod, TaskState
 
-DRAFT, FROZEN, DRAWN, DISPATCHED, IN_PROGRESS, COMPLETED = (
-    "draft", "frozen", "drawn", "dispatched", "in_progress", "completed")
-PLAN_STATES = {DRAFT: "草稿", FROZEN: "名单已冻结", DRAWN: "已抽取", DISPATCHED: "已派发",
-               IN_PROGRESS: "实施中", COMPLETED: "已完成"}
-
-# Task states (the inspection issue moves them on).
+# Old names of the task states, still imported by inspections/services.py (being reworked
+# elsewhere); new code uses TaskState.
 TASK_PENDING, TASK_IN_PROGRESS, TASK_SUBMITTED, TASK_RETURNED, TASK_APPROVED = (
-    "pending", "in_progress", "submitted", "returned", "approved")
-TASK_STATES = {TASK_PENDING: "待检查", TASK_IN_PROGRESS: "检查中", TASK_SUBMITTED: "已提交",
-               TASK_RETURNED: "已退回", TASK_APPROVED: "已通过"}
-
-# Task kinds: drawn by the plan's draw, or created later for the same enterprise (not random).
-KIND_DRAWN, KIND_LATER, KIND_RECHECK = "drawn", "later", "recheck"
-TASK_KINDS = {KIND_DRAWN: "双随机抽查", KIND_LATER: "后续检查", KIND_RECHECK: "复查"}
-
-# Inspection method per task (检查方式), stored as the code of the credit system's
-# vocabulary (publicity.categories.INSPECTION_METHODS); labels as the bureau says them.
-METHOD_ONSITE = "onsite"
-TASK_METHODS = {METHOD_ONSITE: "现场检查", "document": "书面检查", "online": "网络监测", "testing": "委托检验"}
+    TaskState.PENDING, TaskState.IN_PROGRESS, TaskState.SUBMITTED, TaskState.RETURNED, TaskState.APPROVED)
 
 
 class Plan(db.Model):
@@ -47,7 +33,7 @@ class Plan(db.Model):
     k: Mapped[int] = mapped_column(Integer, default=2)
     deadline: Mapped[date] = mapped_column(Date)
     publication_workdays: Mapped[int] = mapped_column(Integer, default=20)
-    state: Mapped[str] = mapped_column(String(16), default=DRAFT, index=True)
+    state: Mapped[str] = mapped_column(String(16), default=PlanState.DRAFT.value, index=True)
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     frozen_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -73,7 +59,7 @@ class Plan(db.Model):
 
     @property
     def state_label(self) -> str:
-        return PLAN_STATES.get(self.state, self.state)
+        return PlanState.label_of(self.state)
 
     @property
     def current_draw(self) -> "EnterpriseDraw | None":
@@ -133,14 +119,15 @@ class Task(db.Model):
     uscc: Mapped[str] = mapped_column(String(18))
     risk: Mapped[str] = mapped_column(String(4))
     position: Mapped[int] = mapped_column(Integer)              # index in the draw's selected list
-    state: Mapped[str] = mapped_column(String(16), default=TASK_PENDING, index=True)
+    state: Mapped[str] = mapped_column(String(16), default=TaskState.PENDING.value, index=True)
     # Set when the first answer is saved: officers can no longer be replaced.
     first_answer_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    kind: Mapped[str] = mapped_column(String(10), default=KIND_DRAWN, server_default=KIND_DRAWN, index=True)
+    kind: Mapped[str] = mapped_column(String(10), default=TaskKind.DRAWN.value, server_default=TaskKind.DRAWN.value, index=True)
     round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     origin_task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"), nullable=True, index=True)
-    method: Mapped[str] = mapped_column(String(10), default=METHOD_ONSITE, server_default=METHOD_ONSITE)
+    method: Mapped[str] = mapped_column(String(10), default=TaskMethod.ONSITE.value,
+                                        server_default=TaskMethod.ONSITE.value)
 
     plan: Mapped[Plan] = relationship(back_populates="tasks")
     enterprise = relationship("Enterprise", lazy="joined")
@@ -160,15 +147,15 @@ class Task(db.Model):
 
     @property
     def state_label(self) -> str:
-        return TASK_STATES.get(self.state, self.state)
+        return TaskState.label_of(self.state)
 
     @property
     def kind_label(self) -> str:
-        return TASK_KINDS.get(self.kind, self.kind)
+        return TaskKind.label_of(self.kind)
 
     @property
     def method_label(self) -> str:
-        return TASK_METHODS.get(self.method, self.method)
+        return TaskMethod.label_of(self.method)
 
     @property
     def origin(self) -> "Task | None":

@@ -6,13 +6,14 @@ from sqlalchemy import func, select
 from ..core.authz import scoped
 from ..core.models import Unit
 from ..extensions import db
-from .models import KIND_DRAWN, EnterpriseDraw, InspectorDraw, Plan, Replacement, Task
+from .models import EnterpriseDraw, InspectorDraw, Plan, Replacement, Task
+from .vocab import TaskKind
 
 
 def plans_with_task_counts() -> tuple[list[Plan], dict[int, int]]:
     """Every plan, newest first, and per plan the drawn tasks the user may see."""
     plans = db.session.scalars(select(Plan).order_by(Plan.year.desc(), Plan.id.desc())).all()
-    counts = dict(db.session.execute(scoped(select(Task.plan_id, func.count()).where(Task.kind == KIND_DRAWN), Task)
+    counts = dict(db.session.execute(scoped(select(Task.plan_id, func.count()).where(Task.kind == TaskKind.DRAWN), Task)
                                      .group_by(Task.plan_id)).all())
     return plans, counts
 
@@ -26,7 +27,7 @@ def enterprise_draws(plan: Plan) -> list[EnterpriseDraw]:
 def unit_rows(plan: Plan) -> list[tuple[Unit, int, InspectorDraw | None]]:
     """Per unit: tasks, and whether its officers were drawn (scoped for county admins)."""
     # Drawn tasks only: later inspections and 复查 count for their original (oversight.facts).
-    stmt = scoped(select(Task.unit_id, func.count()).where(Task.plan_id == plan.id, Task.kind == KIND_DRAWN),
+    stmt = scoped(select(Task.unit_id, func.count()).where(Task.plan_id == plan.id, Task.kind == TaskKind.DRAWN),
                   Task).group_by(Task.unit_id)
     counts = dict(db.session.execute(stmt).all())
     draws = {d.unit_id: d for d in db.session.scalars(select(InspectorDraw).where(InspectorDraw.plan_id == plan.id))}

@@ -13,13 +13,12 @@ from ..htmx import is_htmx
 from ..registry.services import categories
 from . import bp, queries
 from .forms import EntropyForm, PlanForm, ReplaceForm
-from .models import DRAFT, PLAN_STATES, Plan, Task
+from .models import Plan, Task
+from .sampling import DEFAULT_RATIOS
 from .services import (PlanError, create_plan, default_deadline, dispatch_plan, draw_enterprises, draw_officers,
                        draw_officers_many, freeze_plan, pending_risk, preview, replace_officer,
                        units_without_officer_draw, update_plan)
-
-RATIO_FIELDS = ("ratio_low", "ratio_mid", "ratio_midhigh", "ratio_high")
-
+from .vocab import TASK_OPEN_STATES, PlanState, RatioField
 
 def _plan_form(plan: Plan | None = None, copy_of: Plan | None = None) -> PlanForm:
     form = PlanForm()
@@ -33,8 +32,8 @@ def _plan_form(plan: Plan | None = None, copy_of: Plan | None = None) -> PlanFor
             form.deadline.data = data["deadline"].isoformat()
             form.publication_workdays.data = data["publication_workdays"]
             form.scope.data = data["scope"]
-            for field, risk in zip(RATIO_FIELDS, ("低", "中", "中高", "高")):
-                getattr(form, field).data = data["ratios"][risk]
+            for field in RatioField:
+                getattr(form, field).data = data["ratios"][field.risk]
         elif plan is None:
             from ..core.timeutil import local_today
 
@@ -43,21 +42,21 @@ def _plan_form(plan: Plan | None = None, copy_of: Plan | None = None) -> PlanFor
             form.k.data = 2
             form.deadline.data = default_deadline(year).isoformat()
             form.publication_workdays.data = 20
-            for field, value in zip(RATIO_FIELDS, (10, 20, 30, 50)):
-                getattr(form, field).data = value
+            for field in RatioField:
+                getattr(form, field).data = DEFAULT_RATIOS[field.risk]
         else:
             form.code.data, form.name.data, form.year.data = plan.code, plan.name, plan.year
             form.k.data, form.deadline.data = plan.k, plan.deadline.isoformat()
             form.publication_workdays.data = plan.publication_workdays
             form.scope.data = plan.scope
-            for field, risk in zip(RATIO_FIELDS, ("低", "中", "中高", "高")):
-                getattr(form, field).data = plan.ratios[risk]
+            for field in RatioField:
+                getattr(form, field).data = plan.ratios[field.risk]
     return form
 
 
 def _raw(form: PlanForm) -> dict:
     raw = {name: request.form.get(name, "") for name in ("code", "name", "year", "k", "deadline",
-                                                         "publication_workdays", *RATIO_FIELDS)}
+                                                         "publication_workdays", *RatioField)}
     raw["scope"] = request.form.getlist("scope")
     return raw
 
@@ -91,7 +90,7 @@ def plan_new():
 @access(CITY_ADMIN)
 def plan_edit(plan_id: int):
     plan = db.get_or_404(Plan, plan_id)
-    if plan.state != DRAFT:
+    if plan.state != PlanState.DRAFT:
         flash("名单冻结后计划不可修改。", "error")
         return redirect(url_for("plans.plan_detail", plan_id=plan.id))
     form = _plan_form(plan)
@@ -109,15 +108,15 @@ def plan_edit(plan_id: int):
 def plan_detail(plan_id: int):
     plan = db.get_or_404(Plan, plan_id)
     draws = queries.enterprise_draws(plan)
-    pre = preview(plan) if plan.state == DRAFT else None
+    pre = preview(plan) if plan.state == PlanState.DRAFT else None
     # Issue 13.4: enterprises in scope still 待定 block freezing; listed (as far as the
     # user may see them) with a link each.
     unclassified = pending_risk(plan) if pre is not None and pre.pending else []
     if current_user.role == COUNTY_ADMIN:
         unclassified = [e for e in unclassified if e.unit_id == current_user.unit_id]
-    pending = units_without_officer_draw(plan) if plan.state in ("dispatched", "in_progress") else []
+    pending = units_without_officer_draw(plan) if plan.state in (PlanState.DISPATCHED, PlanState.IN_PROGRESS) else []
     return render_template("plans/plan_detail.html", plan=plan, draws=draws, preview=pre,
-                           unit_rows=queries.unit_rows(plan), entropy_form=EntropyForm(), states=PLAN_STATES,
+                           unit_rows=queries.unit_rows(plan), entropy_form=EntropyForm(),
                            can_run=current_user.role == CITY_ADMIN, pending_units=pending,
                            unclassified=unclassified[:200])
 
@@ -205,12 +204,10 @@ def task_detail(task_id: int):
     task = get_scoped_or_404(Task, task_id)
     replacements = queries.replacements(task)
     can_replace = can_edit_unit(task.unit_id) and task.first_answer_at is None
-    from .models import TASK_METHODS
-
-    can_method = task.state in ("pending", "in_progress", "returned") and (
+    can_method = task.state in TASK_OPEN_STATES and (
         can_edit_unit(task.unit_id) or (current_user.role == INSPECTOR))
     return render_template("plans/task_detail.html", task=task, replacements=replacements,
-                           can_replace=can_replace, replace_form=ReplaceForm(), methods=TASK_METHODS,
+                           can_replace=can_replace, replace_form=ReplaceForm(),
                            can_method=can_method,
                            can_self_report=can_edit_unit(task.unit_id) or current_user.role == INSPECTOR)
 
@@ -228,9 +225,7 @@ def task_method(task_id: int):
         set_task_method(task.id, request.form.get("method", ""), current_user)
     message = f"检查方式：{task.method_label}" if w.ok else w.message
     if is_htmx():
-        from .models import TASK_METHODS
-
-        return render_block("plans/task_detail.html", "method", task=task, methods=TASK_METHODS, can_method=True,
+        return render_block("plans/task_detail.html", "method", task=task, can_method=True,
                             method_message=message, method_ok=w.ok), w.status
     if w.ok:
         flash(message, "success")

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
+from ..registry.vocab import RiskClass
+
 __all__ = [
     "PROTOCOL",
     "INSPECTOR_PROTOCOL",
@@ -71,10 +73,11 @@ __all__ = [
 PROTOCOL: Final = "xcapp-draw-v1"
 #: Prefix of the per-unit inspector seed (§2.2).
 INSPECTOR_PROTOCOL: Final = "xcapp-inspectors-v1"
-#: Risk classes in selection order (§1.4).
-RISK_ORDER: Final[tuple[str, ...]] = ("低", "中", "中高", "高")
+#: Risk classes in selection order (§1.4), as plain strings: the order of RiskClass.
+RISK_ORDER: Final[tuple[str, ...]] = tuple(r.value for r in RiskClass)
 #: The 2023 plan's ratios in whole percent per risk class.
-DEFAULT_RATIOS: Final[Mapping[str, int]] = MappingProxyType({"低": 10, "中": 20, "中高": 30, "高": 50})
+DEFAULT_RATIOS: Final[Mapping[str, int]] = MappingProxyType(
+    {RiskClass.LOW.value: 10, RiskClass.MID.value: 20, RiskClass.MIDHIGH.value: 30, RiskClass.HIGH.value: 50})
 #: Minimum number of officers per task (§2.3: at least 2).
 MIN_INSPECTORS: Final = 2
 

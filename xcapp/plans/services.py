@@ -22,13 +22,12 @@ from ..core.text import clean_text, normalize_text
 from ..core.timeutil import local_today, utcnow
 from ..db_setup import bulk_insert, lock_row
 from ..extensions import db
-from ..registry.fields import RISK_PENDING
-from ..registry.models import ENDED_LICENCE_STATES, Enterprise, Officer, ProductCategory, Recusal
+from ..registry.models import Enterprise, Officer, ProductCategory, Recusal
+from ..registry.vocab import ENDED_LICENCE_STATES, RISK_PENDING, OfficerStatus
 from . import sampling
-from .models import (COMPLETED, DISPATCHED, DRAFT, DRAWN, FROZEN, IN_PROGRESS, KIND_DRAWN, KIND_LATER,
-                     KIND_RECHECK, TASK_APPROVED, TASK_KINDS, TASK_METHODS, TASK_PENDING, TASK_RETURNED,
-                     TASK_IN_PROGRESS, EnterpriseDraw, InspectorDraw, Plan, PopulationMember, Replacement, Task,
-                     TaskDrawInfo, TaskOfficer)
+from .models import (EnterpriseDraw, InspectorDraw, Plan, PopulationMember, Replacement, Task, TaskDrawInfo,
+                     TaskOfficer)
+from .vocab import TASK_OPEN_STATES, PlanState, RatioField, TaskKind, TaskMethod, TaskState
 
 
 class PlanError(Exception):
@@ -82,7 +81,8 @@ def clean_plan_data(raw: dict, plan: Plan | None = None) -> dict:
         errors["year"] = "年度应为 2000 到 2100 之间的整数"
         year = local_today().year
     ratios = {}
-    for risk, key in zip(sampling.RISK_ORDER, ("ratio_low", "ratio_mid", "ratio_midhigh", "ratio_high")):
+    for field in RatioField:
+        risk, key = field.risk.value, field.value
         value = raw.get(key)
         try:
             number = int(str(value).strip())
@@ -127,7 +127,7 @@ def clean_plan_data(raw: dict, plan: Plan | None = None) -> dict:
 
 
 def create_plan(raw: dict, actor=None) -> Plan:
-    plan = Plan(**clean_plan_data(raw), state=DRAFT, created_by=_actor_name(actor))
+    plan = Plan(**clean_plan_data(raw), state=PlanState.DRAFT, created_by=_actor_name(actor))
     db.session.add(plan)
     db.session.flush()
     record("plan.created", plan, details={"code": plan.code, "ratios": plan.ratios, "k": plan.k,
@@ -137,7 +137,7 @@ def create_plan(raw: dict, actor=None) -> Plan:
 
 def update_plan(plan_id: int, raw: dict, actor=None) -> Plan:
     plan = lock_plan(plan_id)
-    _require_state(plan, DRAFT, action="修改（名单冻结后计划不可修改）")
+    _require_state(plan, PlanState.DRAFT, action="修改（名单冻结后计划不可修改）")
     data = clean_plan_data(raw, plan)
     changes = {k: [str(getattr(plan, k)), str(v)] for k, v in data.items() if getattr(plan, k) != v}
     for key, value in data.items():
@@ -205,7 +205,7 @@ def preview(plan: Plan, on: date | None = None) -> Preview:
 def freeze_plan(plan_id: int, actor=None) -> Plan:
     """Snapshot the population; its digest and counts are recorded before any entropy exists."""
     plan = lock_plan(plan_id)
-    _require_state(plan, DRAFT, action="冻结名单")
+    _require_state(plan, PlanState.DRAFT, action="冻结名单")
     today = local_today()
     rows = population_rows(plan, today)
     if not rows:
@@ -223,7 +223,7 @@ def freeze_plan(plan_id: int, actor=None) -> Plan:
     plan.class_counts_json = json.dumps(sampling.class_counts(members), ensure_ascii=False)
     plan.frozen_at = utcnow()
     plan.freeze_date = today
-    plan.state = FROZEN
+    plan.state = PlanState.FROZEN
     bulk_insert(db.session, PopulationMember.__table__,
                 [{"plan_id": plan.id, "enterprise_id": eid, "uscc": uscc, "risk": risk, "unit_code": unit}
                  for eid, uscc, risk, unit in rows])
@@ -243,10 +243,10 @@ def frozen_members(plan: Plan) -> list[sampling.Member]:
 def draw_enterprises(plan_id: int, entropy: str | None, actor=None, reason: str = "") -> EnterpriseDraw:
     """Draw the enterprises. A second draw (before dispatch) needs a reason and keeps the first."""
     plan = lock_plan(plan_id)
-    _require_state(plan, FROZEN, DRAWN, action="抽取企业（派发后不能重新抽取）")
+    _require_state(plan, PlanState.FROZEN, PlanState.DRAWN, action="抽取企业（派发后不能重新抽取）")
     reason = clean_text(reason)
     previous = plan.current_draw
-    if plan.state == DRAWN:
+    if plan.state == PlanState.DRAWN:
         if not reason:
             raise PlanError("重新抽取必须填写理由。", {"reason": "请填写重新抽取的理由"})
     source = "entered" if normalize_text(entropy) else "server"
@@ -266,7 +266,7 @@ def draw_enterprises(plan_id: int, entropy: str | None, actor=None, reason: str 
                           seed=seed, selected_json=json.dumps(selected), reason=reason,
                           drawn_by=_actor_name(actor))
     db.session.add(draw)
-    plan.state = DRAWN
+    plan.state = PlanState.DRAWN
     db.session.flush()
     record("plan.redrawn" if previous else "plan.drawn", plan,
            details={"code": plan.code, "version": version, "entropy": entropy_value, "entropy_source": source,
@@ -277,7 +277,7 @@ def draw_enterprises(plan_id: int, entropy: str | None, actor=None, reason: str 
 def dispatch_plan(plan_id: int, actor=None) -> list[Task]:
     """Each selected enterprise becomes a task sent to its unit."""
     plan = lock_plan(plan_id)
-    _require_state(plan, DRAWN, action="派发任务")
+    _require_state(plan, PlanState.DRAWN, action="派发任务")
     draw = plan.current_draw
     selected = draw.selected
     members = {m.uscc: m for m in db.session.scalars(
@@ -289,9 +289,9 @@ def dispatch_plan(plan_id: int, actor=None) -> list[Task]:
         member = members[uscc]
         rows.append({"code": sampling.default_task_code(plan.code, i + 1, len(selected)), "plan_id": plan.id,
                      "enterprise_id": member.enterprise_id, "unit_id": units[member.unit_code], "uscc": uscc,
-                     "risk": member.risk, "position": i, "state": "pending", "created_at": now})
+                     "risk": member.risk, "position": i, "state": TaskState.PENDING, "created_at": now})
     bulk_insert(db.session, Task.__table__, rows)
-    plan.state = DISPATCHED
+    plan.state = PlanState.DISPATCHED
     plan.dispatched_at = now
     per_unit: dict[str, int] = {}
     for uscc in selected:
@@ -306,7 +306,7 @@ def dispatch_plan(plan_id: int, actor=None) -> list[Task]:
 
 def in_pool(deadline: date):
     """Protocol §2.1: active officers whose certificate is valid until the deadline."""
-    return (Officer.status == "在岗") & (Officer.cert_expiry >= deadline)
+    return (Officer.status == OfficerStatus.ACTIVE) & (Officer.cert_expiry >= deadline)
 
 
 def officer_pool(unit_id: int, deadline: date) -> list[Officer]:
@@ -367,7 +367,7 @@ def draw_officers_many(plan_id: int, unit_ids: list[int], entropy: str | None, a
     protocol's ranking (one HMAC per task and pool member), not round trips per unit.
     """
     plan = lock_plan(plan_id)
-    _require_state(plan, DISPATCHED, IN_PROGRESS, action="抽取检查人员")
+    _require_state(plan, PlanState.DISPATCHED, PlanState.IN_PROGRESS, action="抽取检查人员")
     wanted = set(unit_ids)
     # Many units (a city-wide draw) are filtered here rather than with an IN list of
     # thousands of parameters.
@@ -376,7 +376,7 @@ def draw_officers_many(plan_id: int, unit_ids: list[int], entropy: str | None, a
     done = {u for u in db.session.scalars(select(InspectorDraw.unit_id).where(InspectorDraw.plan_id == plan.id))
             if u in wanted}
     task_stmt = select(Task.id, Task.code, Task.uscc, Task.enterprise_id, Task.unit_id).where(
-        Task.plan_id == plan.id, Task.kind == KIND_DRAWN)
+        Task.plan_id == plan.id, Task.kind == TaskKind.DRAWN)
     officer_stmt = (select(Officer.id, Officer.cert_no, Officer.unit_id).where(in_pool(plan.deadline))
                     .order_by(Officer.cert_no))
     if few:
@@ -452,8 +452,8 @@ def draw_officers_many(plan_id: int, unit_ids: list[int], entropy: str | None, a
         bulk_insert(db.session, TaskOfficer.__table__, officer_rows)
         record_many(audit, user=actor)
         db.session.flush()
-        if not units_without_officer_draw(plan) and plan.state == DISPATCHED:
-            plan.state = IN_PROGRESS
+        if not units_without_officer_draw(plan) and plan.state == PlanState.DISPATCHED:
+            plan.state = PlanState.IN_PROGRESS
             record("plan.in_progress", plan, details={"code": plan.code}, user=actor)
     return result
 
@@ -478,7 +478,7 @@ def replace_officer(task_id: int, out_officer_id: int, reason: str, actor=None) 
         raise PlanError("更换检查人员必须填写理由。", {"reason": "请填写更换理由"})
     if task.first_answer_at is not None:
         raise PlanError("该任务已开始填写检查记录，不能再更换检查人员。")
-    if plan.state not in (DISPATCHED, IN_PROGRESS):
+    if plan.state not in (PlanState.DISPATCHED, PlanState.IN_PROGRESS):
         raise PlanError(f"计划当前状态为“{plan.state_label}”，不能更换检查人员。")
     current = next((o for o in task.active_officers if o.officer_id == out_officer_id), None)
     if current is None:
@@ -513,7 +513,7 @@ def replace_officer(task_id: int, out_officer_id: int, reason: str, actor=None) 
 
 def build_bundle(plan: Plan) -> dict:
     """Everything needed to recompute the plan's draws from stored data, nothing private."""
-    if plan.state == DRAFT:
+    if plan.state == PlanState.DRAFT:
         raise PlanError("草稿计划尚未冻结名单，没有可公开的抽取数据。")
     population = db.session.execute(select(PopulationMember.uscc, PopulationMember.risk, PopulationMember.unit_code)
                                     .where(PopulationMember.plan_id == plan.id).order_by(PopulationMember.uscc))
@@ -534,7 +534,7 @@ def build_bundle(plan: Plan) -> dict:
     bundle["draw_versions"] = [{"version": d.version, "entropy": d.entropy, "seed": d.seed, "selected": d.selected,
                                 "reason": d.reason, "drawn_at": d.drawn_at.isoformat(), "superseded": d.superseded}
                                for d in draws]
-    tasks = db.session.scalars(select(Task).where(Task.plan_id == plan.id, Task.kind == KIND_DRAWN)
+    tasks = db.session.scalars(select(Task).where(Task.plan_id == plan.id, Task.kind == TaskKind.DRAWN)
                                .order_by(Task.position)).all()
     if not tasks:
         return bundle
@@ -560,7 +560,7 @@ def build_bundle(plan: Plan) -> dict:
 
 # ------------------------------------------------------- later inspections, 复查
 
-FOLLOWUP_CODE_LABELS = {KIND_LATER: "后续", KIND_RECHECK: "复查"}
+FOLLOWUP_CODE_LABELS = {TaskKind.LATER: "后续", TaskKind.RECHECK: "复查"}
 
 
 def create_followup_task(origin_id: int, kind: str, officer_ids: list[int] | None, entropy: str | None,
@@ -570,18 +570,18 @@ def create_followup_task(origin_id: int, kind: str, officer_ids: list[int] | Non
     least the plan's k) or drawn by the protocol's ranking for this one task; recusals and
     the officers of the enterprise's previous inspection are excluded from a draw, and a
     chosen officer with a recusal is refused."""
-    if kind not in (KIND_LATER, KIND_RECHECK):
+    if kind not in (TaskKind.LATER, TaskKind.RECHECK):
         raise PlanError("未知的任务类型")
     origin = lock_row(db.session, Task, origin_id)
     if origin is None:
         raise PlanError("抽查任务不存在")
     plan = origin.plan
-    if plan.state not in (DISPATCHED, IN_PROGRESS, COMPLETED):
-        raise PlanError(f"计划当前状态为“{plan.state_label}”，不能派发{TASK_KINDS[kind]}任务。")
+    if plan.state not in (PlanState.DISPATCHED, PlanState.IN_PROGRESS, PlanState.COMPLETED):
+        raise PlanError(f"计划当前状态为“{plan.state_label}”，不能派发{TaskKind(kind).label}任务。")
     running = db.session.scalar(select(Task.code).where(Task.origin_task_id == origin.id, Task.kind == kind,
-                                                         Task.state != TASK_APPROVED).limit(1))
+                                                         Task.state != TaskState.APPROVED).limit(1))
     if running:
-        raise PlanError(f"该企业已有未完成的{TASK_KINDS[kind]}任务 {running}，完成后才能再派发。")
+        raise PlanError(f"该企业已有未完成的{TaskKind(kind).label}任务 {running}，完成后才能再派发。")
     today = local_today()
     pool_rows = officer_pool(origin.unit_id, max(today, plan.deadline))
     pool = {o.id: o for o in pool_rows}
@@ -620,7 +620,7 @@ def create_followup_task(origin_id: int, kind: str, officer_ids: list[int] | Non
         drawn = True
         details.update({"entropy": entropy_value, "seed": seed, "pool_digest": digest, "pool": certs})
     task = Task(code=code, plan_id=plan.id, enterprise_id=origin.enterprise_id, unit_id=origin.unit_id,
-                uscc=origin.uscc, risk=origin.risk, position=origin.position, state=TASK_PENDING, kind=kind,
+                uscc=origin.uscc, risk=origin.risk, position=origin.position, state=TaskState.PENDING, kind=kind,
                 round=rnd, origin_task_id=origin.id, method=origin.method)
     db.session.add(task)
     db.session.flush()
@@ -641,9 +641,9 @@ def set_task_method(task_id: int, method: str, actor=None) -> Task:
     task = lock_row(db.session, Task, task_id)
     if task is None:
         raise PlanError("抽查任务不存在")
-    if method not in TASK_METHODS:
-        raise PlanError("请选择检查方式：" + "、".join(TASK_METHODS.values()))
-    if task.state not in (TASK_PENDING, TASK_IN_PROGRESS, TASK_RETURNED):
+    if method not in TaskMethod.labels():
+        raise PlanError("请选择检查方式：" + "、".join(TaskMethod.labels().values()))
+    if task.state not in TASK_OPEN_STATES:
         raise PlanError("检查记录已提交，不能再修改检查方式。")
     if task.method != method:
         record("task.method_set", task, details={"task": task.code, "from": task.method, "to": method}, user=actor)
@@ -661,6 +661,6 @@ def copy_plan_data(plan: Plan) -> dict:
 
 
 def plans_for_public() -> list[Plan]:
-    return db.session.scalars(select(Plan).where(Plan.state != DRAFT).order_by(Plan.year.desc(), Plan.id.desc())).all()
+    return db.session.scalars(select(Plan).where(Plan.state != PlanState.DRAFT).order_by(Plan.year.desc(), Plan.id.desc())).all()
 
 

@@ -6,14 +6,16 @@ from sqlalchemy import select
 from ..core.models import Unit
 from ..extensions import db
 from ..inspections.models import Inspection
-from ..plans.models import DRAFT, EnterpriseDraw, InspectorDraw, Plan, PopulationMember, Replacement, Task
+from ..plans.models import EnterpriseDraw, InspectorDraw, Plan, PopulationMember, Replacement, Task
+from ..plans.sampling import RISK_ORDER
+from ..plans.vocab import PlanState
 from ..registry.models import Enterprise
 
 
 def public_plan(plan_id: int) -> Plan | None:
     """The plan, once its population is frozen (a draft is not public)."""
     plan = db.session.get(Plan, plan_id)
-    return None if plan is None or plan.state == DRAFT else plan
+    return None if plan is None or plan.state == PlanState.DRAFT else plan
 
 
 def receipt(plan: Plan) -> dict:
@@ -24,7 +26,7 @@ def receipt(plan: Plan) -> dict:
     per_unit: dict[str, dict[str, int]] = {}
     for unit_code, risk in db.session.execute(select(PopulationMember.unit_code, PopulationMember.risk)
                                               .where(PopulationMember.plan_id == plan.id)):
-        per_unit.setdefault(unit_code, {"低": 0, "中": 0, "中高": 0, "高": 0})[risk] += 1
+        per_unit.setdefault(unit_code, dict.fromkeys(RISK_ORDER, 0))[risk] += 1
     draws = db.session.scalars(select(EnterpriseDraw).where(EnterpriseDraw.plan_id == plan.id)
                                .order_by(EnterpriseDraw.version)).all()
     current = next((d for d in draws if not d.superseded), None)

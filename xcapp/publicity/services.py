@@ -17,7 +17,8 @@ from ..core.text import neutralize
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..inspections import rules
-from ..inspections.models import APPROVED, Inspection
+from ..inspections.models import Inspection
+from ..inspections.vocab import InspectionState
 from ..plans.models import Plan, Task
 from . import categories
 from .models import Publication, WorkdayOverride, WorkdayYear
@@ -115,7 +116,7 @@ def _case_rows(task_ids) -> list[tuple[int, bool, str]]:
     return [row for _receiver, rows in follow_up_outcomes.send(task_ids) for row in rows]
 
 
-# The credit system's 检查方式 per task method (plans.models.TASK_METHODS), and the value
+# The credit system's 检查方式 per task method (plans.vocab.TaskMethod), and the value
 # for a record of an enterprise that could not be inspected.
 METHOD_NOT_DONE = "未能实施检查"
 
@@ -133,7 +134,7 @@ CSV_HEADERS = ["序号", "抽查计划编号", "抽查计划名称", "抽查任�
 
 def approved_inspections(plan: Plan, stmt_filter=None) -> list[Inspection]:
     stmt = (select(Inspection).join(Task, Task.id == Inspection.task_id)
-            .where(Task.plan_id == plan.id, Inspection.state == APPROVED).order_by(Task.code)
+            .where(Task.plan_id == plan.id, Inspection.state == InspectionState.APPROVED).order_by(Task.code)
             .options(joinedload(Inspection.task).joinedload(Task.enterprise)))
     if stmt_filter is not None:
         stmt = stmt_filter(stmt)

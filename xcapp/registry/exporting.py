@@ -9,6 +9,7 @@ from .importing import KINDS
 from .models import Enterprise, Officer
 from .services import build_lookups
 from .tabular import write_csv, write_xlsx
+from .vocab import RISK_CHOICES
 
 
 def _write(headers, rows, fmt: str, title: str) -> bytes:
@@ -63,7 +64,7 @@ NOTES = {
     "enterprises": "统一社会信用代码已登记的企业将被更新（按文件中的列逐项比对，记录每一处变更）；许可状态“过期”由有效期至自动判断。",
     "equipment": "文件中出现的每户企业，其取证时关键生产设备清单将整体替换为文件中的各行。",
     "officers": "执法证号已登记的人员将被更新；在岗状态填写 在岗 或 停用。",
-    "risk": "只更新已登记企业的风险等级（低 / 中 / 中高 / 高 / 待定），每处变更记入企业的修改记录；未登记的企业请先导入。",
+    "risk": f"只更新已登记企业的风险等级（{' / '.join(RISK_CHOICES)}），每处变更记入企业的修改记录；未登记的企业请先导入。",
 }
 NOTES["enterprises"] += ("也可直接导入生产许可证数据库导出的表格（证书编号、产品名称、发证机关等表头）；"
                          "不含“所属单位”时按生产地址或住所中的区县确定，不含“风险等级”时登记为“待定”。")

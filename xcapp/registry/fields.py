@@ -16,20 +16,15 @@ from ..core.text import clean_text, normalize_code, normalize_text
 from .tabular import Column
 from .validation import (ValidationError, parse_date, refuse_formula, validate_licence_no, validate_phone,
                          validate_uscc)
+from .vocab import (LICENCE_EXPIRED, LICENCE_STATES_SHOWN, RISK_CHOICES, RISK_PENDING, LicenceState,
+                    OfficerStatus, ProductionState, RiskClass)
 
-RISK_CLASSES = ("低", "中", "中高", "高")
-#: Not yet classified (issue 13.4): an enterprise imported from the licence database stays
-#: 待定 until a risk-classification import sets its class. It is never drawn as some class:
-#: a plan whose scope holds one cannot be frozen (xcapp/plans/services.freeze_plan).
-RISK_PENDING = "待定"
-RISK_CHOICES = RISK_CLASSES + (RISK_PENDING,)
-RISK_ALIASES = {"待定": "待定", "未定": "待定", "未分级": "待定", "未定级": "待定", "pending": "待定","低": "低", "低风险": "低", "中": "中", "中风险": "中", "中高": "中高", "中高风险": "中高",
-                "较高": "中高", "较高风险": "中高", "高": "高", "高风险": "高",
-                "low": "低", "medium": "中", "mediumhigh": "中高", "medium-high": "中高", "high": "高"}
-PRODUCTION_STATES = ("正常生产", "停产", "转产")
-LICENCE_STATES = ("有效", "注销", "吊销", "撤销")
-LICENCE_EXPIRED = "过期"
-OFFICER_STATES = ("在岗", "停用")
+#: How files spell a risk class (the class itself, its label, older and English names).
+RISK_ALIASES = {**{s: RISK_PENDING for s in ("待定", "未定", "未分级", "未定级", "pending")},
+                **{s: r.value for r in RiskClass for s in (r.value, r.label)},
+                "较高": RiskClass.MIDHIGH.value, "较高风险": RiskClass.MIDHIGH.value,
+                "low": RiskClass.LOW.value, "medium": RiskClass.MID.value, "mediumhigh": RiskClass.MIDHIGH.value,
+                "medium-high": RiskClass.MIDHIGH.value, "high": RiskClass.HIGH.value}
 
 
 @dataclass
@@ -201,9 +196,9 @@ ENTERPRISE_FIELDS: list[FieldSpec] = [
     FieldSpec("risk", "风险等级", ("risk", "risk_class", "风险分级"), False,
               _choice(RISK_CHOICES, "风险等级", aliases=RISK_ALIASES)),
     FieldSpec("production_state", "生产状态", ("production_state", "production_status"), False,
-              _choice(PRODUCTION_STATES, "生产状态", default="正常生产")),
+              _choice(tuple(ProductionState), "生产状态", default=ProductionState.NORMAL.value)),
     FieldSpec("licence_state", "许可状态", ("licence_state", "license_state", "licence_status", "许可证状态"), False,
-              _choice(LICENCE_STATES + (LICENCE_EXPIRED,), "许可状态", default="有效")),
+              _choice(LICENCE_STATES_SHOWN, "许可状态", default=LicenceState.VALID.value)),
 ]
 
 OFFICER_FIELDS: list[FieldSpec] = [
@@ -215,8 +210,10 @@ OFFICER_FIELDS: list[FieldSpec] = [
     FieldSpec("phone", "联系电话", ("phone", "tel", "mobile"), False, _phone("联系电话")),
     FieldSpec("cert_expiry", "执法证有效期至", ("cert_expiry", "certificate_expiry", "执法证有效期"), True,
               _date("执法证有效期至"), _show_date),
-    FieldSpec("status", "在岗状态", ("status", "active"), False, _choice(OFFICER_STATES, "在岗状态", default="在岗",
-              aliases={"是": "在岗", "否": "停用", "active": "在岗", "inactive": "停用"})),
+    FieldSpec("status", "在岗状态", ("status", "active"), False, _choice(tuple(OfficerStatus), "在岗状态",
+              default=OfficerStatus.ACTIVE.value,
+              aliases={"是": OfficerStatus.ACTIVE.value, "否": OfficerStatus.INACTIVE.value,
+                       "active": OfficerStatus.ACTIVE.value, "inactive": OfficerStatus.INACTIVE.value})),
     FieldSpec("specialty_id", "专长产品类别", ("specialty", "专长"), False, _optional_category, _show_category),
 ]
 
@@ -286,7 +283,7 @@ def check_enterprise(clean: dict, errors: dict, lookups: Lookups) -> None:
         if expiry and expiry >= lookups.today:
             errors.setdefault("licence_state", f"许可状态为“过期”，但有效期至 {expiry.isoformat()} 尚未到期")
         else:
-            clean["licence_state"] = "有效"
+            clean["licence_state"] = LicenceState.VALID.value
 
 
 def show_value(spec: FieldSpec, value, lookups: Lookups) -> str:

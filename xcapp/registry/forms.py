@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
-from .fields import LICENCE_STATES, OFFICER_STATES, PRODUCTION_STATES, RISK_CHOICES
+from .vocab import RISK_CHOICES, LicenceState, OfficerStatus, ProductionState
 
 
 class EnterpriseForm(FlaskForm):
@@ -25,8 +25,8 @@ class EnterpriseForm(FlaskForm):
     product_scope = TextAreaField("产品范围/产品单元")
     unit_id = SelectField("所属单位", coerce=str, validate_choice=False)
     risk = SelectField("风险等级", choices=[(r, r) for r in RISK_CHOICES], validate_choice=False)
-    production_state = SelectField("生产状态", choices=[(s, s) for s in PRODUCTION_STATES], validate_choice=False)
-    licence_state = SelectField("许可状态", choices=[(s, s) for s in LICENCE_STATES], validate_choice=False)
+    production_state = SelectField("生产状态", choices=[(s, s) for s in ProductionState], validate_choice=False)
+    licence_state = SelectField("许可状态", choices=[(s, s) for s in LicenceState], validate_choice=False)
 
 
 class OfficerForm(FlaskForm):
@@ -36,7 +36,7 @@ class OfficerForm(FlaskForm):
     position = StringField("职务")
     phone = StringField("联系电话")
     cert_expiry = StringField("执法证有效期至")
-    status = SelectField("在岗状态", choices=[(s, s) for s in OFFICER_STATES], validate_choice=False)
+    status = SelectField("在岗状态", choices=[(s, s) for s in OfficerStatus], validate_choice=False)
     specialty_id = SelectField("专长产品类别", coerce=str, validate_choice=False)
 
 

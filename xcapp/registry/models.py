@@ -11,17 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..core.models import Unit
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
+from .vocab import LICENCE_EXPIRED, LicenceState, OfficerStatus, ProductionState
 
-RISK_CLASSES = ("低", "中", "中高", "高")
-PRODUCTION_STATES = ("正常生产", "停产", "转产")
-# Stored licence states; 过期 is never stored, it follows from the expiry date.
-LICENCE_STATES = ("有效", "注销", "吊销", "撤销")
-LICENCE_EXPIRED = "过期"
-ENDED_LICENCE_STATES = ("注销", "吊销", "撤销")
 EXPIRY_WARNING_DAYS = 90
-
-OFFICER_ACTIVE = "在岗"
-OFFICER_INACTIVE = "停用"
 
 DEFAULT_CATEGORIES = [
     "水泥", "危险化学品", "危险化学品包装物及容器", "电线电缆", "化肥（复肥）",
@@ -56,8 +48,8 @@ class Enterprise(db.Model):
     product_scope: Mapped[str] = mapped_column(Text, default="")
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     risk: Mapped[str] = mapped_column(String(4), index=True)
-    production_state: Mapped[str] = mapped_column(String(8), default="正常生产", index=True)
-    licence_state: Mapped[str] = mapped_column(String(8), default="有效", index=True)
+    production_state: Mapped[str] = mapped_column(String(8), default=ProductionState.NORMAL.value, index=True)
+    licence_state: Mapped[str] = mapped_column(String(8), default=LicenceState.VALID.value, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -72,13 +64,13 @@ class Enterprise(db.Model):
         return cls.unit_id
 
     def shown_licence_state(self, today: date | None = None) -> str:
-        if self.licence_state == "有效" and self.expiry_date < (today or local_today()):
+        if self.licence_state == LicenceState.VALID and self.expiry_date < (today or local_today()):
             return LICENCE_EXPIRED
         return self.licence_state
 
     def expiry_warning(self, today: date | None = None) -> str:
         """'' | 'expired' | 'soon' (within 90 days), for licences not ended otherwise."""
-        if self.licence_state != "有效":
+        if self.licence_state != LicenceState.VALID:
             return ""
         today = today or local_today()
         if self.expiry_date < today:
@@ -113,7 +105,7 @@ class Officer(db.Model):
     phone: Mapped[str] = mapped_column(String(40), default="")
     cert_no: Mapped[str] = mapped_column(String(30), unique=True)
     cert_expiry: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(4), default=OFFICER_ACTIVE, index=True)
+    status: Mapped[str] = mapped_column(String(4), default=OfficerStatus.ACTIVE.value, index=True)
     specialty_id: Mapped[int | None] = mapped_column(ForeignKey("product_category.id"), nullable=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True, unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -134,7 +126,7 @@ class Officer(db.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status == OFFICER_ACTIVE
+        return self.status == OfficerStatus.ACTIVE
 
 
 class Recusal(db.Model):

@@ -13,6 +13,7 @@ from ..core.text import normalize_text
 from ..core.timeutil import local_today
 from ..extensions import db
 from .models import EXPIRY_WARNING_DAYS, Enterprise, ImportBatch, Officer, Recusal
+from .vocab import LICENCE_EXPIRED, LicenceState
 
 PAGE_SIZE = 30
 
@@ -52,18 +53,18 @@ def enterprise_filter(args) -> "select":
         stmt = stmt.where(Enterprise.production_state == args["production_state"])
     today = local_today()
     state = args.get("licence_state")
-    if state == "过期":
-        stmt = stmt.where(Enterprise.licence_state == "有效", Enterprise.expiry_date < today)
-    elif state == "有效":
-        stmt = stmt.where(Enterprise.licence_state == "有效", Enterprise.expiry_date >= today)
+    if state == LICENCE_EXPIRED:
+        stmt = stmt.where(Enterprise.licence_state == LicenceState.VALID, Enterprise.expiry_date < today)
+    elif state == LicenceState.VALID:
+        stmt = stmt.where(Enterprise.licence_state == LicenceState.VALID, Enterprise.expiry_date >= today)
     elif state:
         stmt = stmt.where(Enterprise.licence_state == state)
     warning = args.get("expiry")
     if warning == "soon":
-        stmt = stmt.where(Enterprise.licence_state == "有效", Enterprise.expiry_date >= today,
+        stmt = stmt.where(Enterprise.licence_state == LicenceState.VALID, Enterprise.expiry_date >= today,
                           Enterprise.expiry_date <= today + timedelta(days=EXPIRY_WARNING_DAYS))
     elif warning == "expired":
-        stmt = stmt.where(Enterprise.licence_state == "有效", Enterprise.expiry_date < today)
+        stmt = stmt.where(Enterprise.licence_state == LicenceState.VALID, Enterprise.expiry_date < today)
     return stmt
 
 

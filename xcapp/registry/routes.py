@@ -16,13 +16,14 @@ from ..extensions import db
 from ..htmx import is_htmx
 from . import bp
 from . import exporting
-from .fields import ENTERPRISE_FIELDS, LICENCE_EXPIRED, LICENCE_STATES, OFFICER_FIELDS, PRODUCTION_STATES, RISK_CHOICES
+from .fields import ENTERPRISE_FIELDS, OFFICER_FIELDS
 from .forms import AccountLinkForm, CategoryForm, EnterpriseForm, EquipmentForm, OfficerForm, RecusalForm
 from .importing import (IGNORE, KINDS, AlreadyApplied, ImportInProgress, ImportRejected, MappingError, apply_batch,
                         remap, stage)
 from .models import Enterprise, ImportBatch, Officer, ProductCategory, Recusal
 from .queries import (enterprise_by_uscc, enterprise_filter, enterprise_recusals, officer_filter, officer_recusals,
                       paginate, recent_imports, unit_officers)
+from .vocab import LICENCE_STATES_SHOWN, RISK_CHOICES, ProductionState
 from .services import (RegistryError, add_category, categories, declare_recusal, history, link_officer_account,
                        parse_equipment_row, save_enterprise, save_officer, set_equipment, unit_choices,
                        update_category, withdraw_recusal)
@@ -36,8 +37,7 @@ APPLY_REFUSED = {AlreadyApplied: "该文件已导入，未重复写入。",
 
 def _list_context(args):
     return dict(units=[u for u in all_units() if not u.is_city], categories=categories(), args=args,
-                risks=RISK_CHOICES, licence_states=LICENCE_STATES + (LICENCE_EXPIRED,),
-                production_states=PRODUCTION_STATES)
+                risks=RISK_CHOICES, licence_states=LICENCE_STATES_SHOWN, production_states=tuple(ProductionState))
 
 
 # ----------------------------------------------------------------- enterprises

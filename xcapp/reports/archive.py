@@ -133,7 +133,8 @@ def write_task(w: ArchiveWriter, task, prefix: str = "") -> Iterator[None]:
     from ..inspections.models import Inspection, SelfReport
     from ..inspections.pdf import render_inspection_pdf
     from ..inspections.services import compute_seal, seal_payload
-    from ..oversight.followup import ACTIONS, STATES
+    from ..oversight.followup import ACTIONS
+    from ..oversight.vocab import CaseState
     from ..oversight.models import FollowUpCase
 
     base = f"{prefix}{safe_name(task.code)}/"
@@ -195,7 +196,7 @@ def write_task(w: ArchiveWriter, task, prefix: str = "") -> Iterator[None]:
     case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.task_id == task.id))
     if case is not None:
         w.add(f"{base}后续处理.json", _json({
-            "task": task.code, "kind": case.kind, "state": case.state, "state_label": STATES.get(case.state, case.state),
+            "task": task.code, "kind": case.kind, "state": case.state, "state_label": CaseState.label_of(case.state),
             "rectify_deadline": case.rectify_deadline, "rectified": case.rectified, "opened_at": case.created_at,
             "actions": [{"action": a.action, "label": ACTIONS.get(a.action, a.action), "at": a.at, "at_local": fmt_dt(a.at),
                          "by": a.by, "note": a.note, "deadline": a.deadline, "recheck_passed": a.recheck_passed,

@@ -10,7 +10,8 @@ from ..core.responses import file_response
 from ..core.roles import INSPECTOR
 from ..core.writes import write
 from ..extensions import db
-from ..plans.models import DRAFT, Plan, Task
+from ..plans.models import Plan, Task
+from ..plans.vocab import PlanState
 from . import bp
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -18,7 +19,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _plan(plan_id: int) -> Plan:
     plan = db.get_or_404(Plan, plan_id)
-    if plan.state == DRAFT:
+    if plan.state == PlanState.DRAFT:
         abort(404)
     return plan
 
