@@ -14,8 +14,8 @@ from xcapp.inspections.rules import (
     NONCONFORM,
     NOT_APPLICABLE,
     PASS,
-    Answer,
-    ExtraRow,
+    AnswerValue,
+    ExtraRowValue,
 )
 
 # The form's wording travels with the tests: a fresh clone of the repository alone runs them.
@@ -230,13 +230,13 @@ def test_contradicting_conclusion_is_valid():
 
 
 def test_validate_extra_rows_and_item12():
-    assert r.validate_extra_row(ExtraRow("粉尘防爆", "未落实", NONCONFORM)) == []
+    assert r.validate_extra_row(ExtraRowValue("粉尘防爆", "未落实", NONCONFORM)) == []
     assert r.validate_extra_row({"project": "", "conclusion": CONFORM}) == ["第12项：请填写检查项目名称"]
     assert r.validate_extra_row({"project": "x", "conclusion": "bad"}) == ["第12项：单项检查结论无效：bad"]
-    assert r.validate_item12({12: Answer("none")}, [ExtraRow("x", "", CONFORM)]) == [
+    assert r.validate_item12({12: AnswerValue("none")}, [ExtraRowValue("x", "", CONFORM)]) == [
         "第12项：已选择“无其他检查项目”，但填写了其他检查项目"]
-    assert r.validate_item12({12: Answer("whatever")}, []) == ["第12项：检查记录选项无效：whatever"]
-    assert r.validate_item12({12: Answer("none")}, []) == []
+    assert r.validate_item12({12: AnswerValue("whatever")}, []) == ["第12项：检查记录选项无效：whatever"]
+    assert r.validate_item12({12: AnswerValue("none")}, []) == []
 
 
 # ---------------------------------------------------------------------------
@@ -245,7 +245,7 @@ def test_validate_extra_rows_and_item12():
 
 
 def _all_conform() -> dict:
-    return {n: Answer(next(o.code for o in r.ITEMS[n].leaf_options if not o.nonconform), CONFORM)
+    return {n: AnswerValue(next(o.code for o in r.ITEMS[n].leaf_options if not o.nonconform), CONFORM)
             for n in r.FIXED_ITEM_NOS}
 
 
@@ -259,24 +259,24 @@ def test_progress_and_completeness():
     assert not r.is_complete(answers)
     assert r.overall_conclusion(answers) is None
     # item 12: explicit "none"
-    answers[12] = Answer(r.NO_EXTRA_ITEMS)
+    answers[12] = AnswerValue(r.NO_EXTRA_ITEMS)
     assert r.is_complete(answers) and r.progress(answers) == (12, 12)
     assert r.overall_conclusion(answers) == PASS
     # item 12: rows instead of the marker
     del answers[12]
-    rows = [ExtraRow("粉尘防爆", "已落实", CONFORM)]
+    rows = [ExtraRowValue("粉尘防爆", "已落实", CONFORM)]
     assert r.is_complete(answers, rows)
     assert r.overall_conclusion(answers, rows) == PASS
-    assert not r.is_complete(answers, [ExtraRow("粉尘防爆", "", None)])
-    assert not r.is_complete(answers, [ExtraRow("", "", CONFORM)])
+    assert not r.is_complete(answers, [ExtraRowValue("粉尘防爆", "", None)])
+    assert not r.is_complete(answers, [ExtraRowValue("", "", CONFORM)])
 
 
 def test_item_completeness_rules():
-    assert r.is_item_complete(4, Answer(None, NOT_APPLICABLE))  # 不适用 needs no record
-    assert not r.is_item_complete(1, Answer(None, CONFORM))  # 符合 needs a record
-    assert not r.is_item_complete(1, Answer("valid", None))
-    assert not r.is_item_complete(1, Answer("valid", NOT_APPLICABLE))  # invalid
-    assert not r.is_item_complete(10, Answer("has", CONFORM))
+    assert r.is_item_complete(4, AnswerValue(None, NOT_APPLICABLE))  # 不适用 needs no record
+    assert not r.is_item_complete(1, AnswerValue(None, CONFORM))  # 符合 needs a record
+    assert not r.is_item_complete(1, AnswerValue("valid", None))
+    assert not r.is_item_complete(1, AnswerValue("valid", NOT_APPLICABLE))  # invalid
+    assert not r.is_item_complete(10, AnswerValue("has", CONFORM))
     assert r.is_item_complete(1, ("valid", CONFORM))  # tuples
     assert r.is_item_complete(1, {"record_code": "valid", "conclusion": CONFORM})  # mappings
 
@@ -289,39 +289,39 @@ def test_item_completeness_rules():
 
 def test_overall_fail_rules():
     answers = _all_conform()
-    answers[12] = Answer(r.NO_EXTRA_ITEMS)
-    answers[3] = Answer("exists", NONCONFORM)
+    answers[12] = AnswerValue(r.NO_EXTRA_ITEMS)
+    answers[3] = AnswerValue("exists", NONCONFORM)
     assert r.overall_conclusion(answers) == FAIL
     # a 不符合 row in item 12 fails too (note 2)
     answers = _all_conform()
-    rows = [ExtraRow("粉尘防爆", "未落实", NONCONFORM)]
+    rows = [ExtraRowValue("粉尘防爆", "未落实", NONCONFORM)]
     assert r.overall_conclusion(answers, rows) == FAIL
     # 不适用 does not fail
     answers = _all_conform()
-    answers[12] = Answer(r.NO_EXTRA_ITEMS)
-    answers[4] = Answer(None, NOT_APPLICABLE)
+    answers[12] = AnswerValue(r.NO_EXTRA_ITEMS)
+    answers[4] = AnswerValue(None, NOT_APPLICABLE)
     assert r.overall_conclusion(answers) == PASS
     # contradicting record is the officer's call: the conclusion counts
-    answers[1] = Answer("expired", CONFORM)
+    answers[1] = AnswerValue("expired", CONFORM)
     assert r.overall_conclusion(answers) == PASS
 
 
 def test_overall_incomplete_and_early_fail():
-    answers = {3: Answer("exists", NONCONFORM)}
+    answers = {3: AnswerValue("exists", NONCONFORM)}
     assert r.overall_conclusion(answers) is None
     assert r.overall_conclusion(answers, early_fail=True) == FAIL
-    assert r.overall_conclusion({1: Answer("valid", CONFORM)}, early_fail=True) is None
-    assert r.overall_conclusion({}, [ExtraRow("x", "", NONCONFORM)], early_fail=True) == FAIL
+    assert r.overall_conclusion({1: AnswerValue("valid", CONFORM)}, early_fail=True) is None
+    assert r.overall_conclusion({}, [ExtraRowValue("x", "", NONCONFORM)], early_fail=True) == FAIL
 
 
 def test_problem_summary():
     answers = _all_conform()
     assert r.problem_summary(answers) == ""
-    answers[3] = Answer("exists", NONCONFORM)
-    answers[11] = Answer(("has_counterfeit", "has_altered"), NONCONFORM)
-    answers[8] = Answer("yes", NONCONFORM)  # officer's own finding, no record implying it
-    rows = [ExtraRow("粉尘防爆", "除尘系统未运行", NONCONFORM, "已责令停产整改"),
-            ExtraRow("安全标志", "齐全", CONFORM)]
+    answers[3] = AnswerValue("exists", NONCONFORM)
+    answers[11] = AnswerValue(("has_counterfeit", "has_altered"), NONCONFORM)
+    answers[8] = AnswerValue("yes", NONCONFORM)  # officer's own finding, no record implying it
+    rows = [ExtraRowValue("粉尘防爆", "除尘系统未运行", NONCONFORM, "已责令停产整改"),
+            ExtraRowValue("安全标志", "齐全", CONFORM)]
     remarks = {3: "生产未获证的产品单元", 8: "压力表超期未检"}
     assert r.problem_summary(answers, rows, remarks) == "\n".join([
         "1. 第3项 超许可证范围生产：存在；生产未获证的产品单元",
@@ -329,7 +329,7 @@ def test_problem_summary():
         "3. 第11项 其他违反生产许可规定的情形：有（涂改转让、生产假冒伪劣）",
         "4. 第12项 粉尘防爆：除尘系统未运行；已责令停产整改",
     ])
-    only_conclusion = {5: Answer(None, NONCONFORM)}
+    only_conclusion = {5: AnswerValue(None, NONCONFORM)}
     assert r.problem_summary(only_conclusion) == "1. 第5项 执行产品标准有效性及公开：不符合"
 
 
@@ -397,7 +397,8 @@ def test_contradiction_needs_a_remark():
     assert r.contradiction(3, "not_exists", r.NONCONFORM, "") is None   # stricter than the record: allowed
     assert r.contradiction(11, "has_altered,has_other", r.CONFORM, "") is not None
     assert r.contradiction(12, "none", r.CONFORM, "") is None
-    answers = {3: r.Answer("exists", r.CONFORM), 1: r.Answer("expired", r.CONFORM), 2: r.Answer("unchanged", r.CONFORM)}
+    answers = {3: r.AnswerValue("exists", r.CONFORM), 1: r.AnswerValue("expired", r.CONFORM),
+               2: r.AnswerValue("unchanged", r.CONFORM)}
     found = r.contradictions(answers, {1: "证书已换发，新证在途"})
     assert len(found) == 1 and found[0].startswith("第3项")
 

@@ -76,10 +76,10 @@ def finish(client, inspection, officers, refuse=True):
 
 def test_item_definitions_verbatim_and_rule():
     assert len(rules.ITEMS) == 11 and rules.ITEMS[1].text == "营业执照是否有效，生产许可证是否在有效期内"
-    answers = {n: rules.Answer(code, rules.proposed_conclusion(n, code)) for n, code in PASSING.items()}
-    answers[12] = rules.Answer(rules.NO_EXTRA_ITEMS, None)
+    answers = {n: rules.AnswerValue(code, rules.proposed_conclusion(n, code)) for n, code in PASSING.items()}
+    answers[12] = rules.AnswerValue(rules.NO_EXTRA_ITEMS, None)
     assert rules.overall_conclusion(answers) == rules.PASS
-    answers[6] = rules.Answer("records_incomplete", rules.NONCONFORM)
+    answers[6] = rules.AnswerValue("records_incomplete", rules.NONCONFORM)
     assert rules.overall_conclusion(answers) == rules.FAIL
 
 

@@ -17,7 +17,7 @@ display only (labels may be renamed, codes never change).
 
 Answers
 -------
-``answers`` is a mapping ``item_no -> answer`` where an answer is an ``Answer``,
+``answers`` is a mapping ``item_no -> answer`` where an answer is an ``AnswerValue``,
 a ``(record, conclusion)`` tuple, a mapping with keys ``record`` (or
 ``record_code``) and ``conclusion``, or any object with those attributes.
 ``record`` is one option code, or for item 11 possibly several nested codes
@@ -289,14 +289,16 @@ def get_item(item_no: int) -> ItemDef:
 
 
 @dataclass(frozen=True)
-class Answer:
+class AnswerValue:
+    """The values of one answer the rules judge (models.Answer stores them)."""
+
     record: str | tuple[str, ...] | None = None
     conclusion: str | None = None
 
 
 @dataclass(frozen=True)
-class ExtraRow:
-    """One row of item 12: 项目, 检查记录, 结论 (and a remark)."""
+class ExtraRowValue:
+    """One row of item 12: 项目, 检查记录, 结论 (and a remark); models.ExtraRow stores them."""
 
     project: str = ""
     record: str = ""

@@ -97,16 +97,16 @@ def _editable(inspection_id: int, actor, options=()) -> Inspection:
     return inspection
 
 
-def answers_map(inspection: Inspection) -> dict[int, rules.Answer]:
-    return {a.item_no: rules.Answer(a.record or None, a.conclusion or None) for a in inspection.answers}
+def answers_map(inspection: Inspection) -> dict[int, rules.AnswerValue]:
+    return {a.item_no: rules.AnswerValue(a.record or None, a.conclusion or None) for a in inspection.answers}
 
 
 def remarks_map(inspection: Inspection) -> dict[int, str]:
     return {a.item_no: a.remark for a in inspection.answers if a.remark}
 
 
-def rows_for_rules(inspection: Inspection) -> list[rules.ExtraRow]:
-    return [rules.ExtraRow(r.project, r.record, r.conclusion or None, r.remark) for r in inspection.extra_rows]
+def rows_for_rules(inspection: Inspection) -> list[rules.ExtraRowValue]:
+    return [rules.ExtraRowValue(r.project, r.record, r.conclusion or None, r.remark) for r in inspection.extra_rows]
 
 
 @dataclass
@@ -318,7 +318,7 @@ def save_answer(inspection_id: int, item_no: int, data: dict, actor, *, base_ver
     if remark_error:
         raise InspectionError(remark_error)
     if item_no == rules.EXTRA_ITEM_NO:
-        errors = rules.validate_item12({12: rules.Answer(new_record or None, conclusion or None)},
+        errors = rules.validate_item12({12: rules.AnswerValue(new_record or None, conclusion or None)},
                                        rows_for_rules(inspection))
     else:
         errors = rules.validate_answer(item_no, new_record or None, conclusion or None) or [
