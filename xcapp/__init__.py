@@ -51,7 +51,7 @@ def create_app(config=None, **overrides) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from . import models_registry  # noqa: F401  (import every model for metadata)
+    _import_models()
     from .db_setup import configure_postgresql, configure_sqlite, is_sqlite
 
     with app.app_context():
@@ -102,6 +102,19 @@ def instance_secret_key(instance_path: str) -> str:
     if len(key) < 32:
         raise RuntimeError(f"{path} holds no usable key: delete it and start again")
     return key
+
+
+def _import_models() -> None:
+    """Import every feature's models, so that the metadata is complete (migrations, create_all)."""
+    from .audit import models as _audit  # noqa: F401
+    from .auth import models as _auth  # noqa: F401
+    from .core import models as _core  # noqa: F401
+    from .registry import models as _registry  # noqa: F401
+    from .plans import models as _plans  # noqa: F401
+    from .inspections import models as _inspections  # noqa: F401
+    from .publicity import models as _publicity  # noqa: F401
+    from .oversight import models as _oversight  # noqa: F401
+    from .reports import models as _reports  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
