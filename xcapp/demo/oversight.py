@@ -21,7 +21,8 @@ from .plans import DEMO_CODE
 
 
 def load_follow_up() -> None:
-    case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.kind == CaseKind.FAIL, FollowUpCase.state == followup.PENDING))
+    case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.kind == CaseKind.FAIL,
+                                                        FollowUpCase.state == followup.PENDING))
     if case is None or case.actions:
         return
     admin = db.session.scalar(select(User).where(User.role == "county_admin", User.unit_id == case.task.unit_id)) or \

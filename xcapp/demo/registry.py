@@ -48,7 +48,8 @@ def load_registries() -> None:
     for row in generate_officers(OFFICERS - len(LINKED), units, names, seed=DEMO_SEED, today=today):
         save_officer({"name": row["name"], "cert_no": row["cert_no"], "unit_id": row["unit"],
                       "position": row["position"], "phone": row["phone"], "cert_expiry": row["cert_expiry"],
-                      "status": OfficerStatus.ACTIVE if row["active"] else OfficerStatus.INACTIVE, "specialty_id": row["specialty"] or ""})
+                      "status": OfficerStatus.ACTIVE if row["active"] else OfficerStatus.INACTIVE,
+                      "specialty_id": row["specialty"] or ""})
     db.session.flush()
     rnd = random.Random(DEMO_SEED)
     officers = db.session.scalars(select(Officer).order_by(Officer.cert_no)).all()

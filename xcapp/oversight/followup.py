@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from ..inspections import rules
 from ..registry.vocab import LicenceState
 from .vocab import CaseState
 
@@ -103,8 +104,9 @@ def proposals(state: str, *, rectify_deadline: date | None, today: date, licence
     elif state == RECTIFYING and overdue:
         out.append(Proposal(REVOKE, f"整改期限（{rectify_deadline}）已过仍未复查合格：逾期未改正的，应报请发证机关撤销或吊销"))
     if state in OPEN_STATES and state not in (REFERRED,) and (licence_expired or not_inspected_reason in
-                                                                ("deregistered", "closed")):
+                                                                (rules.REASON_DEREGISTERED, rules.REASON_CLOSED)):
         out.append(Proposal(CANCEL, "生产许可证有效期届满未延续或企业已不再生产：应依法注销生产许可证"))
-    if state == PENDING and (not_inspected_reason in ("suspended", "switched") or production_stopped):
+    stopped = not_inspected_reason in (rules.REASON_SUSPENDED, rules.REASON_SWITCHED) or production_stopped
+    if state == PENDING and stopped:
         out.append(Proposal("", "因停产、转产未实施检查：已列入后续检查名单，做好记录，严格跟踪，恢复生产后开展监督检查"))
     return out

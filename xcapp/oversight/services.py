@@ -256,15 +256,17 @@ def case_proposals(case, today: date | None = None):
     enterprise = case.task.enterprise
     return followup.proposals(case.state, rectify_deadline=case.rectify_deadline, today=today,
                               licence_expired=enterprise.shown_licence_state(today) == LICENCE_EXPIRED,
-                              production_stopped=enterprise.production_state in (ProductionState.SUSPENDED, ProductionState.SWITCHED),
+                              production_stopped=enterprise.production_state in (ProductionState.SUSPENDED,
+                                                                                 ProductionState.SWITCHED),
                               not_inspected_reason=case.inspection.not_inspected_reason if case.inspection else "",
                               awaiting_decision=awaiting_decision(case))
 
 
 # ------------------------------------------------------------------ later inspections and 复查 as tasks
 
-LATER_REASONS = ("suspended", "switched", "unreachable")      # 停产, 转产, 无法联系
-PRODUCTION_AFTER = {"suspended": ProductionState.SUSPENDED.value, "switched": ProductionState.SWITCHED.value}
+LATER_REASONS = (rules.REASON_SUSPENDED, rules.REASON_SWITCHED, rules.REASON_UNREACHABLE)
+PRODUCTION_AFTER = {rules.REASON_SUSPENDED: ProductionState.SUSPENDED.value,
+                    rules.REASON_SWITCHED: ProductionState.SWITCHED.value}
 
 
 def _latest_inspection(task_id: int) -> Inspection | None:

@@ -661,6 +661,7 @@ def copy_plan_data(plan: Plan) -> dict:
 
 
 def plans_for_public() -> list[Plan]:
-    return db.session.scalars(select(Plan).where(Plan.state != PlanState.DRAFT).order_by(Plan.year.desc(), Plan.id.desc())).all()
+    return db.session.scalars(select(Plan).where(Plan.state != PlanState.DRAFT)
+                              .order_by(Plan.year.desc(), Plan.id.desc())).all()
 
 

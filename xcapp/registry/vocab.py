@@ -6,7 +6,8 @@ from typing import Final
 
 from ..core.vocab import Vocabulary
 
-__all__ = ["RiskClass", "RISK_PENDING", "RISK_CHOICES", "ProductionState", "LicenceState", "LICENCE_EXPIRED", "LICENCE_STATES_SHOWN", "ENDED_LICENCE_STATES", "OfficerStatus"]
+__all__ = ["RiskClass", "RISK_PENDING", "RISK_CHOICES", "ProductionState", "LicenceState", "LICENCE_EXPIRED",
+           "LICENCE_STATES_SHOWN", "ENDED_LICENCE_STATES", "OfficerStatus"]
 
 
 class RiskClass(Vocabulary):
