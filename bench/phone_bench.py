@@ -53,7 +53,8 @@ def _data(app):
     from xcapp.demo import load_demo
     from xcapp.extensions import db
     from xcapp.inspections.models import Inspection
-    from xcapp.inspections.services import latest, start
+    from xcapp.inspections.services import latest
+    from xcapp.inspections.lifecycle import start
     from xcapp.plans.models import Task
 
     with app.app_context():

@@ -43,7 +43,7 @@ def prepare(url: str) -> list[tuple[str, int]]:
     from xcapp.auth.services import create_user
     from xcapp.core.models import Unit
     from xcapp.extensions import db
-    from xcapp.inspections.services import start
+    from xcapp.inspections.lifecycle import start
     from xcapp.plans.models import Task
     from xcapp.plans.services import create_plan, dispatch_plan, draw_enterprises, draw_officers_many, freeze_plan
     from xcapp.registry.models import Officer

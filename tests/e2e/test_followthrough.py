@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_suspended_then_later_inspection_counts_the_original_as_done(live_server, browser, plan, make_user):  # noqa: F811
-    from xcapp.inspections.services import compute_seal
+    from xcapp.inspections.lifecycle import compute_seal
 
     admin = make_user("county_admin", "411002", username="later_admin")
     original = _tasks(plan)[0]

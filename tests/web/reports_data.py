@@ -40,9 +40,10 @@ class Data:
 
 
 def build(make_enterprise, make_officer, make_user) -> Data:
-    from xcapp.inspections.services import (add_photo, approve, attach_stamp, record_not_inspected,
-                                            record_refusal, save_answer, save_self_report, sign_enterprise,
-                                            sign_officer, start, submit)
+    from xcapp.inspections.answers import save_answer
+    from xcapp.inspections.evidence import (add_photo, attach_stamp, record_refusal, save_self_report, sign_enterprise,
+                                            sign_officer)
+    from xcapp.inspections.lifecycle import approve, record_not_inspected, start, submit
     from xcapp.oversight.services import take_action
     from xcapp.plans.services import create_plan, dispatch_plan, draw_enterprises, draw_officers, freeze_plan
     from xcapp.publicity.models import Publication
@@ -138,7 +139,7 @@ def build(make_enterprise, make_officer, make_user) -> Data:
 
 
 def _equipment(inspection, actor):
-    from xcapp.inspections.services import confirm_equipment, save_equipment_row
+    from xcapp.inspections.answers import confirm_equipment, save_equipment_row
 
     for row in inspection.equipment_rows:
         save_equipment_row(inspection.id, row.id, {"onsite_qty": str(row.licensed_qty or 1), "status": "same"}, actor)

@@ -81,7 +81,7 @@ def test_demo_plan_drawn_dispatched_with_officers(app, runner):
 
 def test_demo_inspections_cover_every_outcome(app, runner):
     from xcapp.inspections.models import Inspection
-    from xcapp.inspections.services import seal_intact
+    from xcapp.inspections.lifecycle import seal_intact
 
     assert runner.invoke(args=["demo", "load"]).exit_code == 0
     inspections = db.session.scalars(select(Inspection)).all()

@@ -45,7 +45,7 @@ def _tasks(plan):
 
 def _approved(task, admin, conclusion="pass", reason=""):
     """A sealed record of ``task`` approved through the real service (signals included)."""
-    from xcapp.inspections.services import approve, compute_seal
+    from xcapp.inspections.lifecycle import approve, compute_seal
 
     inspection = Inspection(task_id=task.id, revision=1, state="submitted", conclusion=conclusion,
                             not_inspected_reason=reason, not_inspected_remark="厂门紧闭" if reason else "",

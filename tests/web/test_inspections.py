@@ -12,7 +12,7 @@ from xcapp.audit.services import verify_chain
 from xcapp.extensions import db
 from xcapp.inspections import rules
 from xcapp.inspections.models import Answer, Inspection, Photo, SaveReceipt
-from xcapp.inspections.services import compute_seal, seal_intact
+from xcapp.inspections.lifecycle import compute_seal, seal_intact
 from xcapp.plans.models import Task
 
 HX = {"HX-Request": "true"}

@@ -326,7 +326,7 @@ def test_get_routes_change_nothing(app, client, auth, make_user, registry):
              "inspector": make_user("inspector", "411002"), "readonly": make_user("readonly")}
     task = db.session.scalars(select(Task)).first()
     task.active_officers[0].officer.user_id = users["inspector"].id
-    from xcapp.inspections.services import start
+    from xcapp.inspections.lifecycle import start
 
     inspection = start(task.id, users["inspector"])
     db.session.commit()

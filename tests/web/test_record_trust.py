@@ -16,7 +16,7 @@ from xcapp.core.timeutil import local_today, utcnow
 from xcapp.extensions import db
 from xcapp.inspections import rules
 from xcapp.inspections.models import Answer, ExtraRow, Inspection, RecordAddition, SelfReport, Signature
-from xcapp.inspections.services import compute_seal, seal_intact, seal_payload
+from xcapp.inspections.lifecycle import compute_seal, seal_intact, seal_payload
 
 
 @pytest.fixture
@@ -293,7 +293,7 @@ def test_photo_is_decoded_without_the_write_lock(started, client, app, monkeypat
     write lock at once (before the fix the request held it from its first query)."""
     if db.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's database write lock")
-    import xcapp.inspections.services as services
+    import xcapp.inspections.evidence as services
 
     path = db.engine.url.database
     seen = []

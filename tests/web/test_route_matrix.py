@@ -274,14 +274,15 @@ def _plan_sample(make_enterprise, make_officer, assigned_user):
 
     from PIL import Image, ImageDraw
 
-    from xcapp.inspections.services import add_photo, sign_officer, start
+    from xcapp.inspections.evidence import add_photo, sign_officer
+    from xcapp.inspections.lifecycle import start
 
     inspection = start(task.id, assigned_user)
     db.session.flush()
     jpeg = io.BytesIO()
     Image.new("RGB", (64, 48), (10, 20, 30)).save(jpeg, "JPEG")
     photo = add_photo(inspection.id, 1, jpeg.getvalue(), assigned_user)
-    from xcapp.inspections.services import add_equipment_row, add_extra_row
+    from xcapp.inspections.answers import add_equipment_row, add_extra_row
 
     add_extra_row(inspection.id, assigned_user, None, "0123456789abcdef")       # rows added on the phone
     add_equipment_row(inspection.id, assigned_user, None, "0123456789abcdef")

@@ -123,7 +123,7 @@ def test_a_save_waiting_for_the_lock_reads_what_was_committed_meanwhile(started,
     import time
 
     from xcapp.auth.models import User
-    from xcapp.inspections.services import save_answer
+    from xcapp.inspections.answers import save_answer
 
     _task, _officers, users, inspection = started
     inspection_id, user_ids = inspection.id, [u.id for u in users]

@@ -15,8 +15,9 @@ from ..auth.services import create_user
 from ..extensions import db
 from ..inspections import rules
 from ..inspections.models import Inspection
-from ..inspections.services import (approve, confirm_equipment, record_not_inspected, record_refusal, save_answer,
-                                    save_equipment_row, sign_enterprise, sign_officer, start, submit)
+from ..inspections.answers import confirm_equipment, save_answer, save_equipment_row
+from ..inspections.evidence import record_refusal, sign_enterprise, sign_officer
+from ..inspections.lifecycle import approve, record_not_inspected, start, submit
 from ..plans.models import Plan, Task
 from . import DEMO_ACCOUNTS
 from .plans import DEMO_CODE

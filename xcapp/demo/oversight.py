@@ -7,7 +7,8 @@ from ..auth.models import User
 from ..extensions import db
 from ..inspections import rules
 from ..inspections.models import Inspection, SelfReport
-from ..inspections.services import approve, save_self_report, sign_enterprise, start, submit
+from ..inspections.evidence import save_self_report, sign_enterprise
+from ..inspections.lifecycle import approve, start, submit
 from ..inspections.vocab import InspectionState
 from ..oversight import followup
 from ..oversight.models import FollowUpCase

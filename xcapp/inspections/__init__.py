@@ -9,6 +9,6 @@ from . import cli, display, routes  # noqa: E402,F401
 def _connect_signals(_state) -> None:
     """Inspections follows events of the features below it (see core/signals.py)."""
     from ..core.signals import officer_replaced
-    from .services import void_signatures_of
+    from .evidence import void_signatures_of
 
     officer_replaced.connect(void_signatures_of)

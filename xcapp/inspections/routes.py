@@ -23,11 +23,13 @@ from ..htmx import hx_redirect, is_htmx
 from ..plans.models import Plan, Task
 from . import bp, rules
 from .models import SELF_CHECK_MATCH, SUBMITTED, Blob, Inspection, Photo, SelfReport
-from .services import (Conflict, InspectionError, KeyReused, SaveKey, add_equipment_row, claim_key, add_extra_row, add_photo, approve,
-                       attach_stamp, confirm_equipment, delete_extra_row, equipment_warning, latest, officer_of,
-                       prepare_for_offline, record_not_inspected, record_refusal, return_for_revision, save_answer, save_equipment_row,
-                       save_extra_row, save_self_check, save_self_report, save_summary, seal_intact, sign_enterprise,
-                       sign_officer, start, status, submit)
+from .services import Conflict, InspectionError, KeyReused, SaveKey, claim_key, latest, officer_of, status
+from .answers import (add_equipment_row, add_extra_row, confirm_equipment, delete_extra_row, equipment_warning,
+                      save_answer, save_equipment_row, save_extra_row, save_summary)
+from .evidence import (add_photo, attach_stamp, record_refusal, save_self_check, save_self_report, sign_enterprise,
+                       sign_officer)
+from .lifecycle import (approve, prepare_for_offline, record_not_inspected, return_for_revision, seal_intact, start,
+                        submit)
 
 PAGE = "inspections/checklist.html"
 MAX_PHOTO_UPLOAD = 10 * 1024 * 1024

@@ -40,7 +40,7 @@ def bundle(plan_id: int):
 @access(public=True)
 def record(seal: str):
     """Does a sealed record with this seal exist, and in which state? (the QR code on the PDF)."""
-    from ..inspections.services import seal_intact
+    from ..inspections.lifecycle import seal_intact
 
     seal = seal.lower()
     if len(seal) < 16 or any(c not in "0123456789abcdef" for c in seal):

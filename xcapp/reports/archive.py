@@ -132,7 +132,7 @@ def write_task(w: ArchiveWriter, task, prefix: str = "") -> Iterator[None]:
     from ..audit.models import AuditLog
     from ..inspections.models import Inspection, SelfReport
     from ..inspections.pdf import render_inspection_pdf
-    from ..inspections.services import compute_seal, seal_payload
+    from ..inspections.lifecycle import compute_seal, seal_payload
     from ..oversight.followup import ACTIONS
     from ..oversight.vocab import CaseState
     from ..oversight.models import FollowUpCase
