@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404, scoped
 from ..core.responses import file_response
+from ..core.writes import write
 from ..core.roles import COUNTY_ADMIN, CITY_ADMIN, INSPECTOR
 from ..core.timeutil import local_today, to_local, utcnow
 from ..db_setup import late_write_lock
@@ -109,13 +110,14 @@ def content_hash() -> str:
     return digest.hexdigest()
 
 
-def _refused(exc: InspectionError) -> tuple[str, int]:
-    db.session.rollback()
-    if isinstance(exc, KeyReused):
+def _refused(w) -> tuple[str, int]:
+    """A refused write (``core.writes``, already rolled back): tell the phone's queue when
+    its key must be replaced or the other officer's newer save differs."""
+    if isinstance(w.error, KeyReused):
         g.key_reused = True
-    elif isinstance(exc, Conflict):
+    elif isinstance(w.error, Conflict):
         g.version_conflict = True
-    return exc.message, exc.status
+    return w.message, w.status
 
 
 @bp.after_request
@@ -167,8 +169,8 @@ def prepare_offline():
     """Called by the phone when 我的任务 is open with a connection, before it caches the
     checklists: the records of tasks still 待检查 are prepared, so that their checklists
     work offline from 开始检查 on."""
-    prepared = prepare_for_offline(current_user)
-    db.session.commit()
+    with write():
+        prepared = prepare_for_offline(current_user)
     return jsonify(prepared=prepared)
 
 
@@ -192,12 +194,8 @@ def checklist(task_id: int):
 @access(INSPECTOR)
 def start_inspection(task_id: int):
     task = _task(task_id)
-    try:
+    with write(InspectionError):
         start(task.id, current_user)
-        db.session.commit()
-    except InspectionError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
     return redirect(url_for("inspections.checklist", task_id=task.id))
 
 
@@ -243,15 +241,13 @@ def item(inspection_id: int, item_no: int):
     if "remark" in request.form:
         data["remark"] = request.form.get("remark", "")
     base = request.form.get("base_version", type=int)
-    try:
+    db.session().expire_on_commit = False   # the response shows what this commit stored, not re-read
+    with write(InspectionError, flash=False) as w:
         inspection, _answer, _replayed = save_answer(inspection_id, item_no, data, current_user,
                                                      base_version=base, key=_form_key())
-        db.session().expire_on_commit = False   # the response shows what this commit stored, not re-read
-        db.session.commit()
-    except InspectionError as exc:
-        message, code = _refused(exc)
-        inspection = _inspection(inspection_id)
-        return _after_write(inspection, item_no, message, code)
+    if not w.ok:
+        message, code = _refused(w)
+        return _after_write(_inspection(inspection_id), item_no, message, code)
     return _after_write(inspection, item_no, saved=True)
 
 
@@ -273,13 +269,10 @@ def _write(inspection_id: int, action, anchor_item: int, *, block: str | None = 
     inspection = _inspection(inspection_id)
     if current_user.role != INSPECTOR:
         abort(403)
-    message, code = "", 200
-    try:
+    with write(InspectionError, flash=False) as w:
         if not (claim and claim_key(inspection.id, _form_key(), claim, current_user)):
             action(inspection.id)
-        db.session.commit()
-    except InspectionError as exc:
-        message, code = _refused(exc)
+    message, code = _refused(w)
     inspection = _inspection(inspection_id)
     if row_kind and is_htmx():
         ctx = _ctx(inspection, inspection.task)
@@ -418,12 +411,9 @@ def photo_add(inspection_id: int):
     if item_no == 0:
         return _write(inspection_id, action, 0, block="not_inspected")
     inspection = _inspection(inspection_id)
-    message, code = "", 200
-    try:
+    with write(InspectionError, flash=False) as w:
         action(inspection.id)
-        db.session.commit()
-    except InspectionError as exc:
-        message, code = _refused(exc)
+    message, code = _refused(w)
     inspection = _inspection(inspection_id)
     if is_htmx() and item_no in rules.ALL_ITEMS:
         return render_block(PAGE, "item_photos", item=rules.ALL_ITEMS[item_no], photo_message=message,
@@ -501,13 +491,8 @@ def self_check(inspection_id: int):
 
 def _step(action, success: str, target: str):
     """A full-page write: run it, commit, flash the outcome and go to ``target``."""
-    try:
+    with write(InspectionError, success=success):
         action()
-        db.session.commit()
-        flash(success, "success")
-    except InspectionError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
     return redirect(target)
 
 
@@ -542,12 +527,11 @@ def submit_record(inspection_id: int):
     if is_htmx():
         # From the phone's sync queue (a submit made offline): sealed now, or refused
         # with the reason; a refused submit leaves the record a draft.
-        try:
+        with write(InspectionError, flash=False) as w:
             if not claim_key(inspection.id, _form_key(), "submit", current_user):
                 submit(inspection.id, request.form.get("inspection_date"), current_user, geo or None)
-            db.session.commit()
-        except InspectionError as exc:
-            message, code = _refused(exc)
+        if not w.ok:
+            message, code = _refused(w)
             return render_template("errors/fragment.html", status=code, title="未能提交", message=message), code
         flash("检查记录已提交并封存。", "success")
         return hx_redirect(url_for("inspections.checklist", task_id=inspection.task_id, _anchor="submit-box"))
