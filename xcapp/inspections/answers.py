@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-
 from ..audit.services import record
 from ..core.text import clean_text
 from ..core.timeutil import utcnow
@@ -12,9 +11,8 @@ from ..extensions import db
 from . import rules
 from .display import remember_person
 from .models import Answer, EquipmentRow, ExtraRow, Inspection
-
-from .services import (Conflict, InspectionError, editable, seen_before, save_loads, touch_task, officer_of,
-                       rows_for_rules)
+from .services import (Conflict, InspectionError, editable, officer_of, rows_for_rules, save_loads, seen_before,
+                       touch_task)
 
 
 def save_answer(inspection_id: int, item_no: int, data: dict, actor, *, base_version: int | None = None,

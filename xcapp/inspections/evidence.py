@@ -18,10 +18,9 @@ from ..extensions import db
 from ..plans.models import Task
 from . import rules
 from .images import ImageBusy, ImageRejected, decode_data_url, decode_slot, process_photo, validate_signature_png
-from .models import (ADDITION_SELF_REPORT, ADDITION_STAMP, APPROVED, DRAFT, SELF_CHECK_MATCH, SUBMITTED, Blob,
-                     Inspection, Photo, RecordAddition, SelfReport, Signature)
-
-from .services import (InspectionError, editable, lock_record, seen_before, touch_task, latest, officer_of)
+from .models import ADDITION_SELF_REPORT, ADDITION_STAMP, Blob, Inspection, Photo, RecordAddition, SelfReport, Signature
+from .services import InspectionError, editable, latest, lock_record, officer_of, seen_before, touch_task
+from .vocab import InspectionState, SelfCheckMatch
 
 
 MAX_REPORT_BYTES = 10 * 1024 * 1024
@@ -109,7 +108,7 @@ def attach_stamp(inspection_id: int, data: bytes, actor) -> Inspection:
     inspection = lock_record(inspection_id)
     if officer_of(actor, inspection.task) is None:
         raise InspectionError("只有本任务的检查人员可以上传盖章页。", 403)
-    if inspection.state not in (SUBMITTED, APPROVED):
+    if inspection.state not in (InspectionState.SUBMITTED, InspectionState.APPROVED):
         raise InspectionError("请在提交（签字）之后再上传盖章页照片。")
     blob = store_blob(processed.jpeg, "image/jpeg", actor, "stamp.jpg", sha256=processed.sha256)
     addition = _add_addition(inspection, ADDITION_STAMP, actor, blob=blob)
@@ -191,7 +190,7 @@ def _late_self_report(task: Task, text: str, upload, actor) -> RecordAddition:
 
 def save_self_check(inspection_id: int, match: str, note: str, actor) -> Inspection:
     inspection = editable(inspection_id, actor)
-    if match not in SELF_CHECK_MATCH:
+    if match not in SelfCheckMatch.labels():
         raise InspectionError("请选择自查报告与实际情况的符合性")
     inspection.self_check_match, inspection.self_check_note = match, clean_text(note)[:2000]
     record("inspection.self_check_saved", inspection, details={"task": inspection.task.code, "match": match},
@@ -272,7 +271,7 @@ def void_signatures_of(task: Task, officer_id: int, reason: str, actor, **_) -> 
     officer's signature). Returns how many."""
     rows = db.session.scalars(
         select(Signature).join(Inspection, Inspection.id == Signature.inspection_id)
-        .where(Inspection.task_id == task.id, Inspection.state == DRAFT, Signature.officer_id == officer_id,
+        .where(Inspection.task_id == task.id, Inspection.state == InspectionState.DRAFT, Signature.officer_id == officer_id,
                Signature.voided_at.is_(None))).all()
     now = utcnow()
     for signature in rows:

@@ -14,12 +14,13 @@ from ..core.text import clean_text
 from ..core.timeutil import local_today, to_local, utcnow
 from ..db_setup import lock_row
 from ..extensions import db
-from ..plans.models import TASK_APPROVED, TASK_PENDING, TASK_RETURNED, TASK_SUBMITTED, Task, TaskOfficer
+from ..plans.models import Task, TaskOfficer
+from ..plans.vocab import TaskState
 from ..registry.models import Officer
 from . import rules
-from .models import APPROVED, DRAFT, RETURNED, SUBMITTED, Answer, Blob, EquipmentRow, ExtraRow, Inspection, Photo
-
-from .services import (InspectionError, editable, lock_record, mark_started, touch_task, latest, officer_of, status)
+from .models import Answer, Blob, EquipmentRow, ExtraRow, Inspection, Photo
+from .services import InspectionError, editable, latest, lock_record, mark_started, officer_of, status, touch_task
+from .vocab import InspectionState
 
 
 def start(task_id: int, actor) -> Inspection:
@@ -37,7 +38,7 @@ def start(task_id: int, actor) -> Inspection:
 
 
 def _open_record(task: Task, actor, started: bool) -> Inspection:
-    inspection = Inspection(task_id=task.id, revision=1, state=DRAFT, started_at=utcnow() if started else None)
+    inspection = Inspection(task_id=task.id, revision=1, state=InspectionState.DRAFT, started_at=utcnow() if started else None)
     db.session.add(inspection)
     db.session.flush()
     for position, item in enumerate(task.enterprise.equipment):
@@ -55,13 +56,13 @@ def prepare_for_offline(actor) -> list[int]:
     task_ids = db.session.scalars(
         select(Task.id).join(TaskOfficer, TaskOfficer.task_id == Task.id)
         .join(Officer, Officer.id == TaskOfficer.officer_id)
-        .where(Officer.user_id == actor.id, TaskOfficer.active, Task.state == TASK_PENDING,
+        .where(Officer.user_id == actor.id, TaskOfficer.active, Task.state == TaskState.PENDING,
                ~select(Inspection.id).where(Inspection.task_id == Task.id).exists())
         .order_by(Task.id).distinct()).all()
     prepared = []
     for task_id in task_ids:
         task = lock_row(db.session, Task, task_id)
-        if task is None or task.state != TASK_PENDING or officer_of(actor, task) is None or latest(task) is not None:
+        if task is None or task.state != TaskState.PENDING or officer_of(actor, task) is None or latest(task) is not None:
             continue
         _open_record(task, actor, started=False)
         prepared.append(task_id)
@@ -164,10 +165,10 @@ def _seal(inspection: Inspection, inspection_date: date, geo: dict | None, actor
         inspection.geo_lat = _geo(geo.get("lat"), -90, 90)
         inspection.geo_lon = _geo(geo.get("lon"), -180, 180)
         inspection.geo_accuracy = _geo(geo.get("accuracy"), 0, 100000)
-    inspection.state = SUBMITTED
+    inspection.state = InspectionState.SUBMITTED
     inspection.submitted_at = utcnow()
     inspection.submitted_by = actor.username
-    inspection.task.state = TASK_SUBMITTED
+    inspection.task.state = TaskState.SUBMITTED
     db.session.flush()
     inspection.seal_hash = compute_seal(inspection)
     record("inspection.submitted", inspection,
@@ -209,7 +210,7 @@ def _reviewable(inspection_id: int, actor) -> Inspection:
     inspection = lock_record(inspection_id)
     if not can_edit_unit(inspection.task.unit_id, actor):
         raise InspectionError("只能审核本单位的检查记录", 403)
-    if inspection.state != SUBMITTED:
+    if inspection.state != InspectionState.SUBMITTED:
         raise InspectionError(f"检查记录{inspection.state_label}，不能审核。", 409)
     if not seal_intact(inspection):
         raise InspectionError("检查记录的封存校验不一致，记录可能在提交后被改动，请联系管理员。", 409)
@@ -218,9 +219,9 @@ def _reviewable(inspection_id: int, actor) -> Inspection:
 
 def approve(inspection_id: int, actor) -> Inspection:
     inspection = _reviewable(inspection_id, actor)
-    inspection.state = APPROVED
+    inspection.state = InspectionState.APPROVED
     inspection.reviewed_at, inspection.reviewed_by = utcnow(), actor.username
-    inspection.task.state = TASK_APPROVED
+    inspection.task.state = TaskState.APPROVED
     record("inspection.approved", inspection, details={"task": inspection.task.code, "seal": inspection.seal_hash},
            user=actor)
     # oversight: the follow-up case of a 不合格 or not-inspected record, later inspections,
@@ -235,9 +236,9 @@ def return_for_revision(inspection_id: int, reason: str, actor) -> Inspection:
     if not reason:
         raise InspectionError("退回必须填写理由")
     old = _reviewable(inspection_id, actor)
-    old.state = RETURNED
+    old.state = InspectionState.RETURNED
     old.return_reason, old.reviewed_at, old.reviewed_by = reason[:2000], utcnow(), actor.username
-    new = Inspection(task_id=old.task_id, revision=old.revision + 1, state=DRAFT, method=old.method, started_at=utcnow(),
+    new = Inspection(task_id=old.task_id, revision=old.revision + 1, state=InspectionState.DRAFT, method=old.method, started_at=utcnow(),
                      problem_summary=old.problem_summary, summary_edited=old.summary_edited,
                      self_check_match=old.self_check_match, self_check_note=old.self_check_note,
                      not_inspected_reason="", return_reason="")
@@ -257,7 +258,7 @@ def return_for_revision(inspection_id: int, reason: str, actor) -> Inspection:
     for p in old.photos:
         db.session.add(Photo(inspection_id=new.id, item_no=p.item_no, blob_id=p.blob_id, thumb_blob_id=p.thumb_blob_id,
                              taken_at=p.taken_at, uploaded_by=p.uploaded_by, sha256=p.sha256))
-    old.task.state = TASK_RETURNED
+    old.task.state = TaskState.RETURNED
     record("inspection.returned", old, details={"task": old.task.code, "revision": old.revision, "reason": reason,
                                                 "new_revision": new.revision}, user=actor)
     return new

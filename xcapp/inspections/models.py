@@ -12,12 +12,6 @@ from ..core.timeutil import utcnow
 from ..extensions import db
 from .vocab import InspectionState, SelfCheckMatch
 
-# Old names, still imported by services.py and routes.py (being reworked elsewhere);
-# new code uses InspectionState and SelfCheckMatch.
-DRAFT, SUBMITTED, RETURNED, APPROVED = (
-    InspectionState.DRAFT, InspectionState.SUBMITTED, InspectionState.RETURNED, InspectionState.APPROVED)
-SELF_CHECK_MATCH = SelfCheckMatch.labels()
-
 
 class Blob(db.Model):
     """An uploaded file (photo, signature, report), kept in the database so that

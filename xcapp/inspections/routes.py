@@ -7,30 +7,30 @@ import hashlib
 from types import SimpleNamespace
 
 from flask import Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
-from flask_wtf.csrf import generate_csrf
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
-from sqlalchemy import select
 
-from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404, scoped
+from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404
 from ..core.responses import file_response
-from ..core.writes import write
-from ..core.roles import COUNTY_ADMIN, CITY_ADMIN, INSPECTOR
+from ..core.roles import CITY_ADMIN, COUNTY_ADMIN, INSPECTOR
 from ..core.timeutil import local_today, to_local, utcnow
+from ..core.writes import write
 from ..db_setup import late_write_lock
 from ..extensions import db
 from ..htmx import hx_redirect, is_htmx
-from ..plans.models import Plan, Task
-from . import bp, rules
-from .models import SELF_CHECK_MATCH, SUBMITTED, Blob, Inspection, Photo, SelfReport
-from .services import Conflict, InspectionError, KeyReused, SaveKey, claim_key, latest, officer_of, status
+from ..plans.models import Task
+from . import bp, queries, rules
 from .answers import (add_equipment_row, add_extra_row, confirm_equipment, delete_extra_row, equipment_warning,
                       save_answer, save_equipment_row, save_extra_row, save_summary)
 from .evidence import (add_photo, attach_stamp, record_refusal, save_self_check, save_self_report, sign_enterprise,
                        sign_officer)
 from .lifecycle import (approve, prepare_for_offline, record_not_inspected, return_for_revision, seal_intact, start,
                         submit)
+from .models import Blob, Inspection, Photo, SelfReport
+from .services import Conflict, InspectionError, KeyReused, SaveKey, claim_key, latest, officer_of, status
+from .vocab import SelfCheckMatch
 
 PAGE = "inspections/checklist.html"
 MAX_PHOTO_UPLOAD = 10 * 1024 * 1024
@@ -48,7 +48,7 @@ def _ctx(inspection: Inspection | None, task: Task, full: bool = True, **extra) 
     """What the checklist templates need; ``full=False`` skips what only the whole page
     shows (the save responses are on the hot path of every tap)."""
     ctx = dict(task=task, inspection=inspection, rules=rules, items=list(rules.ALL_ITEMS.values()),
-               item12=rules.ITEM_12, self_check_options=SELF_CHECK_MATCH,
+               item12=rules.ITEM_12, self_check_options=SelfCheckMatch.labels(),
                me=officer_of(current_user, task) if current_user.role == INSPECTOR else None,
                today=local_today().isoformat())
     if inspection is not None:
@@ -62,8 +62,7 @@ def _ctx(inspection: Inspection | None, task: Task, full: bool = True, **extra) 
     if full:
         ctx["self_report"] = db.session.get(SelfReport, task.id)
         ctx["can_manage"] = can_edit_unit(task.unit_id)
-        ctx["revisions"] = db.session.scalars(select(Inspection).where(Inspection.task_id == task.id)
-                                              .order_by(Inspection.revision)).all() if inspection else []
+        ctx["revisions"] = queries.revisions(task) if inspection else []
     ctx.update(extra)
     return ctx
 
@@ -158,9 +157,7 @@ def service_worker():
 @bp.route("/mine")
 @access(INSPECTOR)
 def my_tasks():
-    tasks = db.session.scalars(scoped(select(Task), Task).join(Plan, Plan.id == Task.plan_id)
-                               .order_by(Plan.deadline, Task.code)).unique().all()
-    return render_template("inspections/my_tasks.html", tasks=tasks)
+    return render_template("inspections/my_tasks.html", tasks=queries.my_tasks())
 
 
 @bp.route("/mine/prepare", methods=["POST"])
@@ -185,8 +182,7 @@ def checklist(task_id: int):
     if revision and not 0 < revision < 2 ** 31:   # no such revision (and no int a database column holds)
         abort(404)
     if revision:
-        inspection = db.session.scalar(select(Inspection).where(Inspection.task_id == task.id,
-                                                                Inspection.revision == revision)) or abort(404)
+        inspection = queries.revision(task, revision) or abort(404)
     return render_template(PAGE, **_ctx(inspection, task))
 
 
@@ -590,9 +586,7 @@ def _pdf_response(data: bytes, filename: str) -> Response:
 @bp.route("/review")
 @access(*STAFF_ROLES)
 def review_list():
-    stmt = scoped(select(Inspection).where(Inspection.state == SUBMITTED), Inspection)
-    inspections = db.session.scalars(stmt.order_by(Inspection.submitted_at)).unique().all()
-    return render_template("inspections/review.html", inspections=inspections, seal_intact=seal_intact)
+    return render_template("inspections/review.html", inspections=queries.awaiting_review(), seal_intact=seal_intact)
 
 
 @bp.route("/<int:inspection_id>/approve", methods=["POST"])

@@ -21,7 +21,8 @@ from ..audit.services import record
 from ..core.timeutil import utcnow
 from ..db_setup import lock_row
 from ..extensions import db
-from ..plans.models import TASK_IN_PROGRESS, TASK_PENDING, TASK_RETURNED, Task, TaskOfficer
+from ..plans.models import Task, TaskOfficer
+from ..plans.vocab import TaskState
 from . import rules
 from .models import Inspection, SaveReceipt, Signature
 
@@ -162,8 +163,8 @@ def touch_task(inspection: Inspection) -> None:
     task = inspection.task
     if task.first_answer_at is None:
         task.first_answer_at = utcnow()
-    if task.state in (TASK_PENDING, TASK_RETURNED) and inspection.revision == 1:
-        task.state = TASK_IN_PROGRESS
+    if task.state in (TaskState.PENDING, TaskState.RETURNED) and inspection.revision == 1:
+        task.state = TaskState.IN_PROGRESS
 
 
 class SaveKey(str):

@@ -15,11 +15,6 @@ from ..extensions import db
 from ..registry.models import Enterprise, Officer
 from .vocab import PlanState, TaskKind, TaskMethod, TaskState
 
-# Old names of the task states, still imported by inspections/services.py (being reworked
-# elsewhere); new code uses TaskState.
-TASK_PENDING, TASK_IN_PROGRESS, TASK_SUBMITTED, TASK_RETURNED, TASK_APPROVED = (
-    TaskState.PENDING, TaskState.IN_PROGRESS, TaskState.SUBMITTED, TaskState.RETURNED, TaskState.APPROVED)
-
 
 class Plan(db.Model):
     __tablename__ = "plan"
