@@ -1,16 +1,14 @@
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..auth.models import User
 from ..auth.services import (AccountError, create_user, end_all_sessions, recent_failures_by_username,
                              set_active, unlock)
-from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, get_scoped_or_404, scoped
+from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, get_scoped_or_404
 from ..core.models import all_units
 from ..core.roles import CITY_ADMIN, INSPECTOR, ROLE_LABELS
 from ..core.writes import write
-from ..extensions import db
-from . import bp
+from . import bp, queries
 from .forms import UserForm
 
 
@@ -41,9 +39,7 @@ def users():
                 flash(f"已创建用户 {form.username.data}。", "success")
                 return redirect(url_for("admin.users"))
         status = 422
-    rows = db.session.scalars(
-        scoped(select(User), User).order_by(User.unit_id, User.role, User.username)
-    ).all()
+    rows = queries.users()
     return render_template("admin/users.html", users=rows, form=form,
                            failures=recent_failures_by_username([u.username for u in rows]),
                            free_failures=current_app.config["LOGIN_ACCOUNT_FREE_FAILURES"],

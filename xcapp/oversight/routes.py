@@ -1,21 +1,17 @@
 from flask import abort, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access
 from ..core.timeutil import local_today
 from ..core.writes import write
-from ..extensions import db
 from ..inspections import rules
-from ..plans.models import Plan
-from ..plans.vocab import PlanState
-from . import bp
+from . import bp, queries
 from .services import METRICS, facts
 from .vocab import CaseKind
 
 
 def _plan():
-    plans = db.session.scalars(select(Plan).where(Plan.state != PlanState.DRAFT).order_by(Plan.year.desc(), Plan.id.desc())).all()
+    plans = queries.dashboard_plans()
     wanted = request.args.get("plan", type=int)
     plan = next((p for p in plans if p.id == wanted), plans[0] if plans else None)
     return plans, plan
@@ -53,16 +49,8 @@ def task_list():
 @bp.route("/cases")
 @access(*STAFF_ROLES)
 def case_list():
-    from ..core.authz import scoped
-    from .vocab import CaseState
-    from .models import FollowUpCase
-
-    stmt = scoped(select(FollowUpCase), FollowUpCase)
     state = request.args.get("state")
-    if state in CaseState.labels():
-        stmt = stmt.where(FollowUpCase.state == state)
-    cases = db.session.scalars(stmt.order_by(FollowUpCase.id)).unique().all()
-    return render_template("oversight/cases.html", cases=cases, state=state)
+    return render_template("oversight/cases.html", cases=queries.cases(state), state=state)
 
 
 @bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
@@ -103,20 +91,17 @@ def case_detail(case_id: int):
                         doc_no=request.form.get("doc_no", ""))
         return redirect(url_for("oversight.case_detail", case_id=case.id))
     from ..core.timeutil import local_today
-    from ..plans.models import Task
     from ..plans.services import officer_pool
     from .services import LATER_REASONS, awaiting_decision
 
     can_edit = can_edit_unit(case.task.unit_id)
-    later_tasks = db.session.scalars(select(Task).where(Task.origin_task_id == case.task_id)
-                                     .order_by(Task.id)).all()
     pool = officer_pool(case.task.unit_id, max(local_today(), case.task.plan.deadline)) if can_edit else []
     allowed = [a for a in followup.allowed_actions(case.state)
                if a != followup.RECHECK_TASK and (a != followup.DECIDE or awaiting_decision(case))]
     return render_template("oversight/case.html", case=case, actions=followup.ACTIONS,
                            allowed=allowed, proposals=case_proposals(case), can_edit=can_edit,
                            reasons=rules.NOT_INSPECTED_REASON_LABELS, decisions=followup.DECISIONS,
-                           later_tasks=later_tasks, pool=pool, today=local_today(),
+                           later_tasks=queries.later_tasks(case), pool=pool, today=local_today(),
                            can_later=(case.kind == CaseKind.NOT_INSPECTED and case.inspection is not None
                                       and case.inspection.not_inspected_reason in LATER_REASONS
                                       and case.state != followup.CLOSED),
@@ -170,9 +155,7 @@ def later_task(task_id: int):
     ids, entropy = _officers_or_draw()
     target = url_for("plans.task_detail", task_id=task.id)
     if back:
-        from .models import FollowUpCase
-
-        case = db.session.scalar(select(FollowUpCase).where(FollowUpCase.task_id == task.id))
+        case = queries.case_of(task)
         target = url_for("oversight.case_detail", case_id=case.id) if case else target
     if ids == []:
         flash("请选择至少 2 名检查人员，或改为抽取", "error")

@@ -2,7 +2,6 @@ from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access
 from ..core.responses import file_response
@@ -12,8 +11,7 @@ from ..core.timeutil import local_today
 from ..core.writes import write
 from ..extensions import db
 from ..plans.models import Plan, Task
-from . import bp
-from .models import WorkdayOverride, WorkdayYear
+from . import bp, queries
 from .workdays import PUBLICATION_DEADLINE_WORKDAYS
 from .services import (PublicityError, add_workdays, confirm_publication, delete_override, export_log,
                        export_publicity, mark_year_complete, set_override)
@@ -46,9 +44,8 @@ def workdays():
         with write(PublicityError, success="已保存。"):
             set_override(day, request.form.get("kind", ""), request.form.get("note", ""), current_user)
         return redirect(url_for("publicity.workdays"))
-    overrides = db.session.scalars(select(WorkdayOverride).order_by(WorkdayOverride.day.desc())).all()
-    years = db.session.scalars(select(WorkdayYear).order_by(WorkdayYear.year)).all()
-    return render_template("publicity/workdays.html", overrides=overrides, years=years, result=result,
+    return render_template("publicity/workdays.html", overrides=queries.workday_overrides(),
+                           years=queries.workday_years(), result=result,
                            this_year=local_today().year, can_edit=current_user.role == CITY_ADMIN), status
 
 
