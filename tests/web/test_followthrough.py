@@ -150,6 +150,12 @@ def test_recheck_task_fail_proposes_revocation_and_decision_updates_registry(pla
     first = _approved(original, admin, conclusion="fail")
     case = _case(original)
     auth.login_as(admin)
+    # A malformed date is refused with the field's name and changes nothing.
+    for field, label in (("deadline", "期限"), ("decided_on", "决定日期")):
+        r = client.post(f"/oversight/cases/{case.id}", data={"action": "order", field: "2023-13-45", "note": "x"},
+                        follow_redirects=True)
+        assert f"{label}格式应为 2023-12-31" in r.get_data(as_text=True)
+        assert _case(original).state != "rectifying"
     client.post(f"/oversight/cases/{case.id}", data={"action": "order", "deadline": local_today().isoformat(),
                                                       "note": "限期整改"})
     assert _case(original).state == "rectifying"

@@ -1,3 +1,5 @@
+from datetime import date
+
 from flask import abort, render_template, request
 from flask_login import current_user
 
@@ -53,11 +55,20 @@ def case_list():
     return render_template("oversight/cases.html", cases=queries.cases(state), state=state)
 
 
+def _form_date(name: str, label: str) -> date | None:
+    """A date field of the posted form (empty: None); ValueError with the message to show."""
+    value = request.form.get(name)
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{label}格式应为 2023-12-31") from None
+
+
 @bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
 @access(*STAFF_ROLES)
 def case_detail(case_id: int):
-    from datetime import date
-
     from flask import flash, redirect, url_for
 
     from ..core.authz import ADMIN_ROLES, can_edit_unit, get_scoped_or_404
@@ -69,20 +80,12 @@ def case_detail(case_id: int):
     if request.method == "POST":
         if current_user.role not in ADMIN_ROLES:
             abort(403)
-        deadline = None
-        if request.form.get("deadline"):
-            try:
-                deadline = date.fromisoformat(request.form["deadline"])
-            except ValueError:
-                flash("期限格式应为 2023-12-31", "error")
-                return redirect(url_for("oversight.case_detail", case_id=case.id))
-        decided_on = None
-        if request.form.get("decided_on"):
-            try:
-                decided_on = date.fromisoformat(request.form["decided_on"])
-            except ValueError:
-                flash("决定日期格式应为 2023-12-31", "error")
-                return redirect(url_for("oversight.case_detail", case_id=case.id))
+        try:
+            deadline = _form_date("deadline", "期限")
+            decided_on = _form_date("decided_on", "决定日期")
+        except ValueError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("oversight.case_detail", case_id=case.id))
         result = request.form.get("recheck")
         with write(followup.FollowUpError, success="已记录。"):
             take_action(case.id, request.form.get("action", ""), request.form.get("note", ""), deadline,
