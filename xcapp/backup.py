@@ -30,14 +30,7 @@ def backup(engine: Engine, path: str) -> str:
         if not database or database == ":memory:":
             raise BackupError("内存数据库无法备份")
         tmp = path + ".part"
-        source = sqlite3.connect(database)
-        target = sqlite3.connect(tmp)
-        try:
-            with target:
-                source.backup(target)
-        finally:
-            target.close()
-            source.close()
+        _sqlite_copy(database, tmp)
         os.replace(tmp, path)
         return f"SQLite online backup of {database}"
     if engine.dialect.name == "postgresql":
@@ -74,14 +67,7 @@ def restore(engine: Engine, path: str) -> str:
             if fh.read(16) != b"SQLite format 3\x00":
                 raise BackupError("文件不是 SQLite 备份")
         engine.dispose()
-        source = sqlite3.connect(path)
-        target = sqlite3.connect(engine.url.database)
-        try:
-            with target:
-                source.backup(target)
-        finally:
-            target.close()
-            source.close()
+        _sqlite_copy(path, engine.url.database)
         return "SQLite restored"
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:       # an upgraded-but-empty schema is dropped first
@@ -94,3 +80,15 @@ def restore(engine: Engine, path: str) -> str:
             raise BackupError(f"pg_restore 失败：{result.stderr.strip()}")
         return "PostgreSQL restored"
     raise BackupError(f"不支持的数据库：{engine.dialect.name}")
+
+
+def _sqlite_copy(source_path: str, target_path: str) -> None:
+    """SQLite's online backup of one database file into another (consistent while in use)."""
+    source = sqlite3.connect(source_path)
+    target = sqlite3.connect(target_path)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        target.close()
+        source.close()

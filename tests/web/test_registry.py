@@ -150,7 +150,24 @@ def test_duplicate_certificate_refused(client, auth, make_user, make_officer):
     response = client.post("/registry/officers/new", data={
         "name": "赵六", "cert_no": "豫许执02011", "unit_id": "411002", "position": "", "phone": "",
         "cert_expiry": "2030-01-01", "status": "在岗", "specialty_id": ""})
-    assert response.status_code == 422 and "已登记" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "执法证号 豫许执02011 已登记（另一名人员）" in response.get_data(as_text=True)
+
+
+def test_uscc_and_licence_number_of_another_enterprise_refused(client, auth, make_user):
+    auth.login_as(make_user("county_admin", "411002"))
+    unit_id, category_id = _ids()
+    assert client.post("/registry/enterprises/new", data=form_data(unit_id=unit_id, category_id=category_id)) \
+        .status_code == 302
+    page = client.post("/registry/enterprises/new", data=form_data(
+        unit_id=unit_id, category_id=category_id, name="许昌另一家电缆有限公司")).get_data(as_text=True)
+    assert "统一社会信用代码 91411002MA44XY312K 已登记（另一户企业）" in page
+    assert "生产许可证编号 豫XK06-001-00099 已被另一户企业使用" in page
+    assert db.session.scalar(select(func.count()).select_from(Enterprise)) == 1
+    # Its own values are no conflict when it is edited.
+    enterprise = db.session.scalar(select(Enterprise))
+    response = client.post(f"/registry/enterprises/{enterprise.id}/edit", data=form_data(
+        unit_id=unit_id, category_id=category_id, contact="王五"))
+    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def test_recusal_listed_on_both_pages_and_withdrawn(client, auth, make_user, make_enterprise, make_officer):

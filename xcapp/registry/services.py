@@ -96,6 +96,16 @@ def _values(obj, specs) -> dict:
 
 # ----------------------------------------------------------------- enterprises
 
+def _unique(column, key: str, clean: dict, errors: dict, own_id: int | None, message: str) -> None:
+    """A value that must be unique (USCC, licence number, certificate number) and is
+    taken by another record: the field's error, with the value in ``message``."""
+    if key not in clean or key in errors:
+        return
+    other = db.session.scalar(select(column.class_.id).where(column == clean[key]))
+    if other is not None and other != own_id:
+        errors[key] = message.format(clean[key])
+
+
 def save_enterprise(raw: dict, enterprise: Enterprise | None = None, actor=None) -> Enterprise:
     """Create (enterprise None) or update one enterprise from raw input; raises RegistryError."""
     lookups = build_lookups()
@@ -103,14 +113,8 @@ def save_enterprise(raw: dict, enterprise: Enterprise | None = None, actor=None)
     check_enterprise(clean, errors, lookups)
     _check_unit_allowed(clean, errors, actor)
     own_id = enterprise.id if enterprise else None
-    if "uscc" in clean and "uscc" not in errors:
-        other = db.session.scalar(select(Enterprise.id).where(Enterprise.uscc == clean["uscc"]))
-        if other is not None and other != own_id:
-            errors["uscc"] = f"统一社会信用代码 {clean['uscc']} 已登记（另一户企业）"
-    if "licence_no" in clean and "licence_no" not in errors:
-        other = db.session.scalar(select(Enterprise.id).where(Enterprise.licence_no == clean["licence_no"]))
-        if other is not None and other != own_id:
-            errors["licence_no"] = f"生产许可证编号 {clean['licence_no']} 已被另一户企业使用"
+    _unique(Enterprise.uscc, "uscc", clean, errors, own_id, "统一社会信用代码 {} 已登记（另一户企业）")
+    _unique(Enterprise.licence_no, "licence_no", clean, errors, own_id, "生产许可证编号 {} 已被另一户企业使用")
     if errors:
         raise RegistryError(errors)
     if enterprise is None:
@@ -170,10 +174,7 @@ def save_officer(raw: dict, officer: Officer | None = None, actor=None) -> Offic
     clean, errors = clean_record(OFFICER_FIELDS, raw, lookups)
     _check_unit_allowed(clean, errors, actor)
     own_id = officer.id if officer else None
-    if "cert_no" in clean and "cert_no" not in errors:
-        other = db.session.scalar(select(Officer.id).where(Officer.cert_no == clean["cert_no"]))
-        if other is not None and other != own_id:
-            errors["cert_no"] = f"执法证号 {clean['cert_no']} 已登记（另一名人员）"
+    _unique(Officer.cert_no, "cert_no", clean, errors, own_id, "执法证号 {} 已登记（另一名人员）")
     if errors:
         raise RegistryError(errors)
     if officer is None:
