@@ -5,6 +5,7 @@ import json
 import re
 import threading
 
+import pytest
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select, text
 
@@ -481,3 +482,27 @@ def test_rows_added_on_the_phone_are_addressed_by_their_reference(started, clien
     assert f"/inspections/{inspection.id}/extra/ref/__ref__" in page
     assert f"/inspections/{inspection.id}/equipment/ref/__ref__" in page
 
+
+
+def test_opening_my_tasks_with_nothing_to_prepare_takes_no_write_lock(app, client, task_setup, auth):
+    """The phone asks for preparation on every visit of 我的任务: on SQLite the request
+    takes the database's write lock only when it prepares a record."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's database write lock")
+    from sqlalchemy import event
+
+    task, officers, users = task_setup
+    auth.login_as(users[0])
+    assert client.post("/inspections/mine/prepare").get_json() == {"prepared": [task.id]}
+    begins = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if statement.strip().upper().startswith("BEGIN"):
+            begins.append(statement.strip().upper())
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert client.post("/inspections/mine/prepare").get_json() == {"prepared": []}
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert begins and "BEGIN IMMEDIATE" not in begins

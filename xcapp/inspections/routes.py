@@ -57,8 +57,8 @@ def _ctx(inspection: Inspection | None, task: Task, full: bool = True, **extra) 
             ctx["photos_by_item"] = _photos_by_item(inspection)
             ctx["equipment_warning"] = equipment_warning(inspection)
     if full and inspection is not None and inspection.editable and ctx["me"] is not None:
-        ctx["row_templates"] = {kind: Markup(render_block(PAGE, f"{kind}_row", row=_new_row(kind), **ctx))
-                                for kind in ("extra", "equipment")}
+        # Rendered only where the page shows it (the item-12 card, the equipment table).
+        ctx["row_template"] = lambda kind: Markup(render_block(PAGE, f"{kind}_row", row=_new_row(kind), **ctx))
     if full:
         ctx["self_report"] = db.session.get(SelfReport, task.id)
         ctx["can_manage"] = can_edit_unit(task.unit_id)
@@ -162,6 +162,7 @@ def my_tasks():
 
 @bp.route("/mine/prepare", methods=["POST"])
 @access(INSPECTOR)
+@late_write_lock   # opened with every visit of 我的任务: the write lock only when a record is prepared
 def prepare_offline():
     """Called by the phone when 我的任务 is open with a connection, before it caches the
     checklists: the records of tasks still 待检查 are prepared, so that their checklists
