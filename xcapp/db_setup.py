@@ -223,6 +223,16 @@ def bulk_insert(session, table, rows: list[dict]) -> None:
                 copy.write_row([row[c] for c in columns])
 
 
+def insert_new(connection, table, values: dict) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING on either database: True when the row was
+    inserted, False when a row with the same key was there already."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return connection.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
+
+
 def late_write_lock(view):
     """For hot write routes on SQLite: read (user, scope checks) without the write lock,
     and take it only when the service locks its row, so writers hold the database lock

@@ -43,7 +43,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ..core.timeutil import utcnow
-from ..db_setup import bulk_writes
+from ..db_setup import bulk_writes, insert_new
 from ..extensions import db
 from .models import AuditHead, AuditLog
 
@@ -100,6 +100,21 @@ def record(action: str, obj=None, *, object_type: str = "", object_id: Any = "",
     The caller commits; if the transaction rolls back, the row rolls back with it.
     Nothing global is locked: the row is chained right after commit.
     """
+    row = AuditLog(**_row(action, obj, object_type, object_id, details, user))
+    db.session.add(row)
+    db.session.info[_WRITTEN] = db.engine
+    return row
+
+
+def record_now(action: str, obj=None, *, object_type: str = "", object_id: Any = "",
+               details: dict | None = None, user=None) -> None:
+    """``record``, inserted at once by one Core statement on the session's connection (the
+    item save, which writes without the ORM's unit of work); same transaction, same row."""
+    db.session.connection().execute(LOG.insert(), _row(action, obj, object_type, object_id, details, user))
+    db.session.info[_WRITTEN] = db.engine
+
+
+def _row(action: str, obj, object_type: str, object_id: Any, details: dict | None, user) -> dict:
     if obj is not None:
         object_type = object_type or obj.__tablename__
         object_id = object_id or getattr(obj, "id", "")
@@ -107,12 +122,9 @@ def record(action: str, obj=None, *, object_type: str = "", object_id: Any = "",
     if has_request_context():
         details.setdefault("ip", request.remote_addr or "")
     user_id, username, unit_code = _actor(user)
-    row = AuditLog(at=utcnow(), user_id=user_id, username=username, unit_code=unit_code, action=action,
-                   object_type=object_type, object_id=str(object_id if object_id is not None else ""),
-                   details=canonical_json(details))
-    db.session.add(row)
-    db.session.info[_WRITTEN] = db.engine
-    return row
+    return dict(at=utcnow(), user_id=user_id, username=username, unit_code=unit_code, action=action,
+                object_type=object_type, object_id=str(object_id if object_id is not None else ""),
+                details=canonical_json(details))
 
 
 def record_many(entries: list[dict], user=None) -> int:
@@ -179,11 +191,7 @@ def _lock_head(conn):
     if head is None:
         if conn.execute(select(func.max(LOG.c.seq))).scalar() is not None:
             raise RuntimeError("audit_head is missing but chained rows exist: not chaining (run audit verify)")
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        conn.execute(insert(HEAD).values(id=1, last_id=0, last_hash=GENESIS).on_conflict_do_nothing())
+        insert_new(conn, HEAD, dict(id=1, last_id=0, last_hash=GENESIS))
         head = conn.execute(stmt).first()
     return head
 

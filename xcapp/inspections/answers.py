@@ -4,34 +4,41 @@ from __future__ import annotations
 
 import re
 
-from ..audit.services import record
+from ..audit.services import record, record_now
 from ..core.text import clean_text
 from ..core.timeutil import utcnow
 from ..extensions import db
 from . import rules
 from .display import remember_person
 from .models import Answer, EquipmentRow, ExtraRow, Inspection
-from .services import (Conflict, InspectionError, editable, officer_of, rows_for_rules, save_loads, seen_before,
-                       touch_task)
+from .services import (Conflict, InspectionError, check_editable, editable, mark_started, officer_of, rows_for_rules,
+                       seen_before, touch_task)
+from .snapshot import INSPECTION, TASK, AnswerView, RecordView, forget, load_locked, write_answer, write_columns
 
 
 def save_answer(inspection_id: int, item_no: int, data: dict, actor, *, base_version: int | None = None,
-                key: str | None = None) -> tuple[Inspection, Answer, bool]:
+                key: str | None = None) -> tuple[RecordView, AnswerView, bool]:
     """Apply the fields present in ``data`` (record: list of codes, conclusion, remark).
 
-    Returns (inspection, answer, replayed). Raises Conflict when another officer saved
-    this item after the version the client started from.
+    Returns (record, answer, replayed), plain copies as stored (``snapshot``: the hot
+    path reads and writes by Core statements). Raises Conflict when another officer
+    saved this item after the version the client started from.
     """
     if item_no not in rules.ALL_ITEMS:
         raise InspectionError("检查项目序号无效", 404)
-    inspection = editable(inspection_id, actor, save_loads())
+    inspection = load_locked(inspection_id)
+    if inspection is None:
+        raise InspectionError("检查记录不存在", 404)
+    check_editable(inspection, actor)
+    if mark_started(inspection, actor, audit=record_now):
+        write_columns(INSPECTION, inspection.id, started_at=inspection.started_at)
     remember_person(actor.username, officer_of(actor, inspection.task).officer.name)   # shown as the saver
     answer = inspection.answer(item_no)
     if seen_before(inspection, key, f"item:{item_no}"):
+        forget(inspection)
         return inspection, answer, True
     if answer is None:
-        answer = Answer(inspection_id=inspection.id, item_no=item_no, version=0)
-        db.session.add(answer)
+        answer = AnswerView(None, item_no)
         inspection.answers.append(answer)
     if (base_version is not None and answer.version != base_version and answer.updated_by
             and answer.updated_by != actor.username):
@@ -69,12 +76,15 @@ def save_answer(inspection_id: int, item_no: int, data: dict, actor, *, base_ver
     answer.updated_at = utcnow()
     answer.updated_by = actor.username
     answer.updated_by_name = actor.name
-    touch_task(inspection)
-    db.session.flush()
-    record("inspection.answer_saved", inspection,
-           details={"task": inspection.task.code, "item": item_no, "record": answer.record,
-                    "conclusion": answer.conclusion, "remark": answer.remark, "version": answer.version},
-           user=actor)
+    write_answer(answer, inspection.id)
+    task_changes = touch_task(inspection)
+    if task_changes:
+        write_columns(TASK, inspection.task.id, **task_changes)
+    record_now("inspection.answer_saved", inspection,
+               details={"task": inspection.task.code, "item": item_no, "record": answer.record,
+                        "conclusion": answer.conclusion, "remark": answer.remark, "version": answer.version},
+               user=actor)
+    forget(inspection)
     return inspection, answer, False
 
 

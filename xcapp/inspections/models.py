@@ -29,7 +29,26 @@ class Blob(db.Model):
     created_by: Mapped[str] = mapped_column(String(64), default="")
 
 
-class Inspection(db.Model):
+class RecordReading:
+    """How a record reads, shared by the model and the item save's plain copy of it
+    (``snapshot.RecordView``): one home for these rules."""
+
+    state: str
+    answers: list
+
+    @property
+    def editable(self) -> bool:
+        return self.state == InspectionState.DRAFT
+
+    @property
+    def state_label(self) -> str:
+        return InspectionState.label_of(self.state)
+
+    def answer(self, item_no: int):
+        return next((a for a in self.answers if a.item_no == item_no), None)
+
+
+class Inspection(RecordReading, db.Model):
     __tablename__ = "inspection"
     __table_args__ = (UniqueConstraint("task_id", "revision"),)
 
@@ -92,19 +111,8 @@ class Inspection(db.Model):
         return stmt.where(cls.task_id.in_(Task.inspector_scope(db.select(Task.id), user)))
 
     @property
-    def editable(self) -> bool:
-        return self.state == InspectionState.DRAFT
-
-    @property
-    def state_label(self) -> str:
-        return InspectionState.label_of(self.state)
-
-    @property
     def self_check_label(self) -> str:
         return SelfCheckMatch.label_of(self.self_check_match, "")
-
-    def answer(self, item_no: int) -> "Answer | None":
-        return next((a for a in self.answers if a.item_no == item_no), None)
 
 
 class Answer(db.Model):

@@ -218,7 +218,8 @@ def _card(inspection: Inspection, item_no: int, message: str = "", status_code: 
 @late_write_lock
 def item(inspection_id: int, item_no: int):
     # An officer's save reads the record once, locked, in save_answer (which checks that
-    # the user is an officer of the task); a refusal re-reads it within the user's scope.
+    # the user is an officer of the task) and answers from that read; a refusal re-reads
+    # it within the user's scope.
     saving = request.method == "POST" and current_user.role == INSPECTOR
     inspection = None if saving else _inspection(inspection_id)
     if item_no not in rules.ALL_ITEMS:
@@ -245,6 +246,8 @@ def item(inspection_id: int, item_no: int):
     if not w.ok:
         message, code = _refused(w)
         return _after_write(_inspection(inspection_id), item_no, message, code)
+    if item_no == rules.EXTRA_ITEM_NO and is_htmx():
+        inspection = _inspection(inspection_id)   # its whole card shows rows and photos: read as a model
     return _after_write(inspection, item_no, saved=True)
 
 

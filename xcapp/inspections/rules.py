@@ -55,6 +55,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 # ---------------------------------------------------------------------------
@@ -341,13 +342,17 @@ def _row_parts(row: Any) -> tuple[str, str, Any, str]:
 def normalize_record(item_no: int, record: Any) -> tuple[str, ...]:
     """Split a record into option codes (definition order, duplicates and an
     implied parent dropped; unknown codes kept at the end).  No validation."""
-    item = _item_any(item_no)
     if record is None:
-        raw: list[str] = []
-    elif isinstance(record, str):
-        raw = [p.strip() for p in record.split(",")]
-    else:
-        raw = [str(p).strip() for p in record]
+        return _normalize(item_no, "")
+    if isinstance(record, str):
+        return _normalize(item_no, record)
+    return _normalize(item_no, tuple(str(p) for p in record))
+
+
+@lru_cache(maxsize=4096)   # the record's status is computed for every item on every save
+def _normalize(item_no: int, record: str | tuple[str, ...]) -> tuple[str, ...]:
+    item = _item_any(item_no)
+    raw = [p.strip() for p in (record.split(",") if isinstance(record, str) else record)]
     codes = [c for c in dict.fromkeys(raw) if c]
     # a parent given together with its nested options is implied by them
     parents_with_children = {item.option(c).parent for c in codes
@@ -414,16 +419,22 @@ def validate_answer(item_no: int, record: Any, conclusion: str | None) -> list[s
     an error (incomplete answers may be saved).
     """
     try:
-        item = get_item(item_no)
+        get_item(item_no)
     except ValueError as exc:
         return [str(exc)]
-    errors = _record_errors(item, normalize_record(item_no, record))
+    return list(_answer_errors(item_no, normalize_record(item_no, record), conclusion))
+
+
+@lru_cache(maxsize=4096)
+def _answer_errors(item_no: int, codes: tuple[str, ...], conclusion: str | None) -> tuple[str, ...]:
+    item = get_item(item_no)
+    errors = _record_errors(item, codes)
     if conclusion is not None and conclusion != "":
         if conclusion not in CONCLUSIONS:
             errors.append(f"第{item.no}项：单项检查结论无效：{conclusion}")
         elif conclusion not in item.conclusions:
             errors.append(f"第{item.no}项不能选择“{CONCLUSION_LABELS[conclusion]}”")
-    return errors
+    return tuple(errors)
 
 
 def proposed_conclusion(item_no: int, record: Any) -> str | None:

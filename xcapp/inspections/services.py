@@ -15,16 +15,18 @@ import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
 
 from ..audit.services import record
 from ..core.timeutil import utcnow
-from ..db_setup import lock_row
+from ..db_setup import insert_new, lock_row
 from ..extensions import db
 from ..plans.models import Task, TaskOfficer
 from ..plans.vocab import TaskState
 from . import rules
 from .models import Inspection, SaveReceipt, Signature
+
+
+RECEIPT = SaveReceipt.__table__
 
 
 class InspectionError(Exception):
@@ -53,36 +55,24 @@ def officer_of(user, task: Task) -> TaskOfficer | None:
     return next((o for o in task.active_officers if o.officer.user_id == user.id), None)
 
 
-def lock_record(inspection_id: int, options=()) -> Inspection:
-    fresh_load = bool(options) and db.session.get_bind().dialect.name != "sqlite"
-    inspection = lock_row(db.session, Inspection, inspection_id, () if fresh_load else options)
+def lock_record(inspection_id: int) -> Inspection:
+    inspection = lock_row(db.session, Inspection, inspection_id)
     if inspection is None:
         raise InspectionError("检查记录不存在", 404)
-    if fresh_load:
-        # PostgreSQL returns the rows joined to a locking statement as they were before
-        # the lock was granted (another officer's answer just committed would be missed);
-        # what the caller reads is loaded after the lock, by a statement of its own.
-        db.session.execute(select(Inspection).where(Inspection.id == inspection_id).options(*options)
-                           .execution_options(populate_existing=True)).unique().scalar_one()
     return inspection
 
 
-# What an item save and its response read, loaded under the lock in two statements
-# (the row with its task, officers, answers and signatures joined: at most 12 x 3 x 3
-# rows; the item-12 rows), instead of one lazy load each.
-
-
-def save_loads() -> tuple:
-    return (joinedload(Inspection.answers), joinedload(Inspection.task).joinedload(Task.officers),
-            joinedload(Inspection.signatures), selectinload(Inspection.extra_rows))
-
-
-def editable(inspection_id: int, actor, options=()) -> Inspection:
-    inspection = lock_record(inspection_id, options)
+def check_editable(inspection, actor) -> None:
+    """The actor is an officer of the record's task and the record is still a draft."""
     if officer_of(actor, inspection.task) is None:
         raise InspectionError("只有本任务的检查人员可以填写检查记录。", 403)
     if not inspection.editable:
         raise InspectionError(f"检查记录{inspection.state_label}，不能再修改。", 409)
+
+
+def editable(inspection_id: int, actor) -> Inspection:
+    inspection = lock_record(inspection_id)
+    check_editable(inspection, actor)
     mark_started(inspection, actor)   # a write before the queued 开始检查 arrived starts it too
     return inspection
 
@@ -153,18 +143,27 @@ def status(inspection: Inspection) -> Status:
                   inspection.equipment_confirmed_at is not None, signed, enterprise_ok, blockers)
 
 
-def mark_started(inspection: Inspection, actor) -> None:
-    if inspection.started_at is None:
-        inspection.started_at = utcnow()
-        record("inspection.started", inspection, details={"task": inspection.task.code}, user=actor)
+def mark_started(inspection: Inspection, actor, audit=record) -> bool:
+    """A write before the queued 开始检查 arrived starts the record too; True when it did
+    (``started_at`` set on the object, for the caller to store)."""
+    if inspection.started_at is not None:
+        return False
+    inspection.started_at = utcnow()
+    audit("inspection.started", inspection, details={"task": inspection.task.code}, user=actor)
+    return True
 
 
-def touch_task(inspection: Inspection) -> None:
-    task = inspection.task
+def touch_task(inspection: Inspection) -> dict:
+    """The first answer puts the task in progress. Returns the task's changed columns
+    (set on the object too, for the caller to store)."""
+    task, changes = inspection.task, {}
     if task.first_answer_at is None:
-        task.first_answer_at = utcnow()
+        changes["first_answer_at"] = utcnow()
     if task.state in (TaskState.PENDING, TaskState.RETURNED) and inspection.revision == 1:
-        task.state = TaskState.IN_PROGRESS
+        changes["state"] = TaskState.IN_PROGRESS
+    for column, value in changes.items():
+        setattr(task, column, value)
+    return changes
 
 
 class SaveKey(str):
@@ -193,18 +192,19 @@ class KeyReused(InspectionError):
 def seen_before(inspection: Inspection, key: str | None, target: str) -> bool:
     """True when this exact save was applied before (same key, same record, same target,
     same content): the caller changes nothing. Raises KeyReused when the key was used
-    for anything else."""
+    for anything else. The receipt is stored at once (one statement when the key is new)."""
     if not key:
         return False
     content = getattr(key, "content", "")
     key = str(key)[:64]
-    seen = db.session.get(SaveReceipt, key)
-    if seen is not None:
-        if (seen.inspection_id, seen.target, seen.content_sha256 or "") == (inspection.id, target, content):
-            return True
-        raise KeyReused()
-    db.session.add(SaveReceipt(key=key, inspection_id=inspection.id, target=target, content_sha256=content))
-    return False
+    conn = db.session.connection()
+    if insert_new(conn, RECEIPT, dict(key=key, inspection_id=inspection.id, target=target, content_sha256=content,
+                                      at=utcnow())):
+        return False
+    seen = conn.execute(select(RECEIPT).where(RECEIPT.c.key == key)).first()
+    if (seen.inspection_id, seen.target, seen.content_sha256 or "") == (inspection.id, target, content):
+        return True
+    raise KeyReused()
 
 
 def claim_key(inspection_id: int, key: str | None, target: str, actor) -> bool:

@@ -1,0 +1,159 @@
+"""The item save's own read of one record: the hot path of the whole app (issue 11).
+
+An officer's tap on a checklist item locks the record, reads what the save checks and
+what its answer shows (the record, its task and officers with their signatures, the
+answers, the item-12 rows), and writes the answer, its receipt and its audit row. Read
+through the ORM's eager loading, the same record cost more CPU than everything else in
+the request together; here it is four Core statements into plain read-only copies shaped
+like the models, which ``services.status`` and the checklist's save blocks read the same
+way. Every other use case keeps the ORM objects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, select, update
+
+from ..db_setup import begin_write
+from ..extensions import db
+from ..plans.models import Task, TaskOfficer
+from ..registry.models import Officer
+from .models import Answer, ExtraRow, Inspection, RecordReading, Signature
+
+INSPECTION, TASK, PLACE, OFFICER = Inspection.__table__, Task.__table__, TaskOfficer.__table__, Officer.__table__
+ANSWER, EXTRA_ROW, SIGNATURE = Answer.__table__, ExtraRow.__table__, Signature.__table__
+
+
+@dataclass(slots=True)
+class OfficerView:
+    name: str
+    user_id: int | None
+
+
+@dataclass(slots=True)
+class PlaceView:
+    """An officer's place on the task (``TaskOfficer``)."""
+
+    officer_id: int
+    cert_no: str
+    active: bool
+    officer: OfficerView
+
+
+@dataclass(slots=True)
+class SignatureView:
+    id: int
+    officer_id: int
+    certificate_shown: bool
+    voided_at: datetime | None
+
+
+@dataclass(slots=True)
+class AnswerView:
+    id: int | None
+    item_no: int
+    record: str = ""
+    conclusion: str = ""
+    remark: str = ""
+    version: int = 0
+    updated_at: datetime | None = None
+    updated_by: str = ""
+    updated_by_name: str = ""
+
+
+@dataclass(slots=True)
+class TaskView:
+    id: int
+    code: str
+    state: str
+    first_answer_at: datetime | None
+    unit_id: int
+    officers: list[PlaceView]
+
+    @property
+    def active_officers(self) -> list[PlaceView]:
+        return [o for o in self.officers if o.active]
+
+
+class RecordView(RecordReading):
+    """One inspection's columns as attributes, with its task, answers, item-12 rows and
+    signatures; read-only (the save writes by statements of its own)."""
+
+    __tablename__ = "inspection"   # what the audit row names
+
+    def __init__(self, row, task: TaskView, answers: list[AnswerView], extra_rows: list, signatures: list):
+        self.__dict__.update(row._mapping)
+        self.task, self.answers, self.extra_rows, self.signatures = task, answers, extra_rows, signatures
+
+
+def load_locked(inspection_id: int) -> RecordView | None:
+    """Lock the record (FOR UPDATE on PostgreSQL; SQLite's write lock, taken here under
+    ``late_write_lock``) and read it after the lock was granted; None when there is none.
+
+    What the caller's session holds of this record is flushed first; after the save's
+    writes, ``forget`` expires it (the writes bypass the ORM)."""
+    session = db.session
+    session.flush()
+    begin_write(session)
+    conn = session.connection()
+    row = conn.execute(select(INSPECTION).where(INSPECTION.c.id == inspection_id)
+                       .with_for_update(of=INSPECTION)).first()
+    if row is None:
+        return None
+    # The task, read after the lock (a row joined to the locking statement could be as it
+    # was before the lock was granted), with its officers and each one's signature on this
+    # record (at most one: unique per record and officer).
+    places, signatures = [], {}
+    task = None
+    for r in conn.execute(
+            select(TASK.c.id, TASK.c.code, TASK.c.state, TASK.c.first_answer_at, TASK.c.unit_id,
+                   PLACE.c.officer_id, PLACE.c.cert_no, PLACE.c.active, OFFICER.c.name, OFFICER.c.user_id,
+                   SIGNATURE.c.id.label("signature_id"), SIGNATURE.c.certificate_shown, SIGNATURE.c.voided_at)
+            .select_from(TASK.outerjoin(PLACE, PLACE.c.task_id == TASK.c.id)
+                         .outerjoin(OFFICER, OFFICER.c.id == PLACE.c.officer_id)
+                         .outerjoin(SIGNATURE, and_(SIGNATURE.c.inspection_id == inspection_id,
+                                                    SIGNATURE.c.officer_id == PLACE.c.officer_id)))
+            .where(TASK.c.id == row.task_id).order_by(PLACE.c.id)):
+        if task is None:
+            task = TaskView(r.id, r.code, r.state, r.first_answer_at, r.unit_id, places)
+        if r.officer_id is not None:
+            places.append(PlaceView(r.officer_id, r.cert_no, r.active, OfficerView(r.name, r.user_id)))
+        if r.signature_id is not None:
+            signatures[r.signature_id] = SignatureView(r.signature_id, r.officer_id, r.certificate_shown,
+                                                       r.voided_at)
+    answers = [AnswerView(a.id, a.item_no, a.record, a.conclusion, a.remark, a.version, a.updated_at, a.updated_by,
+                          a.updated_by_name)
+               for a in conn.execute(select(ANSWER).where(ANSWER.c.inspection_id == inspection_id)
+                                     .order_by(ANSWER.c.item_no))]
+    extra_rows = list(conn.execute(select(EXTRA_ROW).where(EXTRA_ROW.c.inspection_id == inspection_id)
+                                   .order_by(EXTRA_ROW.c.position)))
+    return RecordView(row, task, answers, extra_rows, [signatures[k] for k in sorted(signatures)])
+
+
+def write_answer(answer: AnswerView, inspection_id: int) -> None:
+    """Store ``answer`` (inserted when it has no id yet)."""
+    values = dict(record=answer.record, conclusion=answer.conclusion, remark=answer.remark, version=answer.version,
+                  updated_at=answer.updated_at, updated_by=answer.updated_by, updated_by_name=answer.updated_by_name)
+    conn = db.session.connection()
+    if answer.id is None:
+        answer.id = conn.execute(ANSWER.insert().values(inspection_id=inspection_id, item_no=answer.item_no,
+                                                        **values)).inserted_primary_key[0]
+    else:
+        conn.execute(update(ANSWER).where(ANSWER.c.id == answer.id).values(**values))
+
+
+def write_columns(table, ident: int, **values) -> None:
+    db.session.connection().execute(update(table).where(table.c.id == ident).values(**values))
+
+
+def forget(record: RecordView) -> None:
+    """Expire what the session holds of this record, its answers and its task: the save
+    wrote them by statements of their own (a request holds none; a script may)."""
+    session = db.session
+    for obj in list(session.identity_map.values()):
+        state = obj.__dict__
+        if ((isinstance(obj, Inspection) and state.get("id") == record.id)
+                or (isinstance(obj, Answer) and state.get("inspection_id") == record.id)
+                or (isinstance(obj, Task) and state.get("id") == record.task_id)):
+            session.expire(obj)
