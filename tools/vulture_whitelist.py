@@ -112,6 +112,7 @@ OVERALL_LABELS            # inspections/rules.py, as rules.OVERALL_LABELS
 NOTE_1
 NOTE_2
 equipment_ok              # inspections/services.py (record state)
+filled                    # inspections/services.py (record state: 已填 n/12)
 sample_total              # plans/services.py (draw preview)
 match_label               # registry/importing.py (column mapping)
 ratio_low                 # plans/forms.py: WTForms fields rendered by name
@@ -135,4 +136,6 @@ _.check_password          # auth/models.py: tests check what set_password stored
 _.covers                  # publicity/workdays.py: which years the calendar can answer
 _.allows_na               # inspections/rules.py: tests read the form's definition
 _.leaf_options
+overall_conclusion        # inspections/rules.py: note 2 on its own (status() uses verdict())
+is_complete
 source_format             # registry/tabular.py: which reader parsed the table

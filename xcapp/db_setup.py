@@ -226,11 +226,19 @@ def bulk_insert(session, table, rows: list[dict]) -> None:
 def insert_new(connection, table, values: dict) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING on either database: True when the row was
     inserted, False when a row with the same key was there already."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return connection.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
+    key = (connection.dialect.name, table.name)
+    stmt = _INSERT_NEW.get(key)
+    if stmt is None:   # built once per table: building costs more than running it
+        if connection.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        # The inserted row's key comes back; rowcount is not told by every driver (psycopg: -1).
+        stmt = _INSERT_NEW[key] = insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return connection.execute(stmt, values).first() is not None
+
+
+_INSERT_NEW: dict = {}
 
 
 def late_write_lock(view):

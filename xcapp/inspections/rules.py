@@ -634,14 +634,18 @@ def overall_conclusion(answers: Mapping[int, Any], extra_rows: Iterable[Any] = (
     """PASS (合格) exactly when no item, item-12 rows included, is 不符合; FAIL
     otherwise (note 2).  None while the form is incomplete — except that with
     ``early_fail=True`` a recorded 不符合 gives FAIL at once."""
+    missing, conclusion, failed = verdict(answers, extra_rows)
+    return FAIL if failed and early_fail else conclusion
+
+
+def verdict(answers: Mapping[int, Any], extra_rows: Iterable[Any] = ()) -> tuple[list[int], str | None, bool]:
+    """Everything a record's status needs, computed once: (the items not yet filled,
+    the overall conclusion or None while incomplete, whether any item is 不符合)."""
     answers = answers or {}
     rows = list(extra_rows or ())
     failed = bool(_nonconform_items(answers) or _nonconform_rows(rows))
-    if failed and early_fail:
-        return FAIL
-    if not is_complete(answers, rows):
-        return None
-    return FAIL if failed else PASS
+    missing = missing_items(answers, rows)
+    return missing, None if missing else (FAIL if failed else PASS), failed
 
 
 def problem_summary(answers: Mapping[int, Any], extra_rows: Iterable[Any] = (),

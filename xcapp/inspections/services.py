@@ -112,8 +112,7 @@ def counted_signatures(inspection: Inspection) -> list[Signature]:
 
 def status(inspection: Inspection) -> Status:
     answers, rows = answers_map(inspection), rows_for_rules(inspection)
-    filled, total = rules.progress(answers, rows)
-    missing = rules.missing_items(answers, rows)
+    missing, conclusion, failed = rules.verdict(answers, rows)
     remarks = remarks_map(inspection)
     computed = rules.problem_summary(answers, rows, remarks)
     summary = inspection.problem_summary if inspection.summary_edited else computed
@@ -138,8 +137,7 @@ def status(inspection: Inspection) -> Status:
                         + (f"，尚未签名：{unsigned}" if unsigned else ""))
     if not enterprise_ok:
         blockers.append("企业尚未签字，也未记录拒绝签字")
-    return Status(filled, total, missing, rules.overall_conclusion(answers, rows),
-                  rules.overall_conclusion(answers, rows, early_fail=True) == rules.FAIL, summary,
+    return Status(rules.TOTAL_ITEMS - len(missing), rules.TOTAL_ITEMS, missing, conclusion, failed, summary,
                   inspection.equipment_confirmed_at is not None, signed, enterprise_ok, blockers)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 
 from ..db_setup import begin_write
 from ..extensions import db
@@ -87,6 +87,26 @@ class RecordView(RecordReading):
         self.task, self.answers, self.extra_rows, self.signatures = task, answers, extra_rows, signatures
 
 
+# Built once: building a statement costs more CPU than running it.
+_RECORD = select(INSPECTION).where(INSPECTION.c.id == bindparam("record_id")).with_for_update(of=INSPECTION)
+# The task, read after the lock (a row joined to the locking statement could be as it was
+# before the lock was granted), with its officers and each one's signature on this record
+# (at most one: unique per record and officer).
+_TASK = (select(TASK.c.id, TASK.c.code, TASK.c.state, TASK.c.first_answer_at, TASK.c.unit_id,
+                PLACE.c.officer_id, PLACE.c.cert_no, PLACE.c.active, OFFICER.c.name, OFFICER.c.user_id,
+                SIGNATURE.c.id.label("signature_id"), SIGNATURE.c.certificate_shown, SIGNATURE.c.voided_at)
+         .select_from(TASK.outerjoin(PLACE, PLACE.c.task_id == TASK.c.id)
+                      .outerjoin(OFFICER, OFFICER.c.id == PLACE.c.officer_id)
+                      .outerjoin(SIGNATURE, and_(SIGNATURE.c.inspection_id == bindparam("record_id"),
+                                                 SIGNATURE.c.officer_id == PLACE.c.officer_id)))
+         .where(TASK.c.id == bindparam("task_id")).order_by(PLACE.c.id))
+_ANSWERS = select(ANSWER).where(ANSWER.c.inspection_id == bindparam("record_id")).order_by(ANSWER.c.item_no)
+_EXTRA_ROWS = (select(EXTRA_ROW).where(EXTRA_ROW.c.inspection_id == bindparam("record_id"))
+               .order_by(EXTRA_ROW.c.position))
+_ANSWER_COLUMNS = ("record", "conclusion", "remark", "version", "updated_at", "updated_by", "updated_by_name")
+_UPDATE_ANSWER = ANSWER.update().where(ANSWER.c.id == bindparam("answer_id"))
+
+
 def load_locked(inspection_id: int) -> RecordView | None:
     """Lock the record (FOR UPDATE on PostgreSQL; SQLite's write lock, taken here under
     ``late_write_lock``) and read it after the lock was granted; None when there is none.
@@ -97,24 +117,12 @@ def load_locked(inspection_id: int) -> RecordView | None:
     session.flush()
     begin_write(session)
     conn = session.connection()
-    row = conn.execute(select(INSPECTION).where(INSPECTION.c.id == inspection_id)
-                       .with_for_update(of=INSPECTION)).first()
+    row = conn.execute(_RECORD, {"record_id": inspection_id}).first()
     if row is None:
         return None
-    # The task, read after the lock (a row joined to the locking statement could be as it
-    # was before the lock was granted), with its officers and each one's signature on this
-    # record (at most one: unique per record and officer).
     places, signatures = [], {}
     task = None
-    for r in conn.execute(
-            select(TASK.c.id, TASK.c.code, TASK.c.state, TASK.c.first_answer_at, TASK.c.unit_id,
-                   PLACE.c.officer_id, PLACE.c.cert_no, PLACE.c.active, OFFICER.c.name, OFFICER.c.user_id,
-                   SIGNATURE.c.id.label("signature_id"), SIGNATURE.c.certificate_shown, SIGNATURE.c.voided_at)
-            .select_from(TASK.outerjoin(PLACE, PLACE.c.task_id == TASK.c.id)
-                         .outerjoin(OFFICER, OFFICER.c.id == PLACE.c.officer_id)
-                         .outerjoin(SIGNATURE, and_(SIGNATURE.c.inspection_id == inspection_id,
-                                                    SIGNATURE.c.officer_id == PLACE.c.officer_id)))
-            .where(TASK.c.id == row.task_id).order_by(PLACE.c.id)):
+    for r in conn.execute(_TASK, {"record_id": inspection_id, "task_id": row.task_id}):
         if task is None:
             task = TaskView(r.id, r.code, r.state, r.first_answer_at, r.unit_id, places)
         if r.officer_id is not None:
@@ -124,23 +132,20 @@ def load_locked(inspection_id: int) -> RecordView | None:
                                                        r.voided_at)
     answers = [AnswerView(a.id, a.item_no, a.record, a.conclusion, a.remark, a.version, a.updated_at, a.updated_by,
                           a.updated_by_name)
-               for a in conn.execute(select(ANSWER).where(ANSWER.c.inspection_id == inspection_id)
-                                     .order_by(ANSWER.c.item_no))]
-    extra_rows = list(conn.execute(select(EXTRA_ROW).where(EXTRA_ROW.c.inspection_id == inspection_id)
-                                   .order_by(EXTRA_ROW.c.position)))
+               for a in conn.execute(_ANSWERS, {"record_id": inspection_id})]
+    extra_rows = list(conn.execute(_EXTRA_ROWS, {"record_id": inspection_id}))
     return RecordView(row, task, answers, extra_rows, [signatures[k] for k in sorted(signatures)])
 
 
 def write_answer(answer: AnswerView, inspection_id: int) -> None:
     """Store ``answer`` (inserted when it has no id yet)."""
-    values = dict(record=answer.record, conclusion=answer.conclusion, remark=answer.remark, version=answer.version,
-                  updated_at=answer.updated_at, updated_by=answer.updated_by, updated_by_name=answer.updated_by_name)
+    values = {column: getattr(answer, column) for column in _ANSWER_COLUMNS}
     conn = db.session.connection()
     if answer.id is None:
-        answer.id = conn.execute(ANSWER.insert().values(inspection_id=inspection_id, item_no=answer.item_no,
-                                                        **values)).inserted_primary_key[0]
+        answer.id = conn.execute(ANSWER.insert(), dict(values, inspection_id=inspection_id,
+                                                       item_no=answer.item_no)).inserted_primary_key[0]
     else:
-        conn.execute(update(ANSWER).where(ANSWER.c.id == answer.id).values(**values))
+        conn.execute(_UPDATE_ANSWER, dict(values, answer_id=answer.id))
 
 
 def write_columns(table, ident: int, **values) -> None:
