@@ -1,4 +1,6 @@
 """Flask-Login wiring: loading users, and answering requests without a valid login."""
+from functools import cache
+
 from flask import Flask, redirect, request, url_for
 
 from ..extensions import db, login_manager
@@ -16,21 +18,12 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from sqlalchemy import select
-
-        from .models import EndedSession, User
-
         try:   # "id:version:session id" (see User.get_id)
             ident, version, session_id = user_id.split(":")
             ident, version = int(ident), int(version)
         except ValueError:
             return None
-        # One statement: the user and whether this session was ended by a logout.
-        row = db.session.execute(
-            select(User, EndedSession.session_id)
-            .outerjoin(EndedSession, EndedSession.session_id == session_id)
-            .where(User.id == ident)
-        ).first()
+        row = db.session.execute(_user_statement(), {"session_id": session_id, "user_id": ident}).first()
         user, ended = row if row is not None else (None, None)
         if user is None or ended is not None or user.session_version != version or not user.is_active:
             return None
@@ -46,6 +39,19 @@ def init_app(app: Flask) -> None:
             target = url_for("auth.login", next=_local_path(current), expired=1)
             return hx_redirect(target, status=401)
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+@cache
+def _user_statement():
+    """One statement, built once (every request runs it): the user and whether this
+    session was ended by a logout."""
+    from sqlalchemy import bindparam, select
+
+    from .models import EndedSession, User
+
+    return (select(User, EndedSession.session_id)
+            .outerjoin(EndedSession, EndedSession.session_id == bindparam("session_id"))
+            .where(User.id == bindparam("user_id")))
 
 
 def _local_path(url: str) -> str:
