@@ -178,3 +178,22 @@ def test_a_save_does_not_rewrite_the_session_cookie(app, client, task_setup):
                             data={"record_present": "1", "record": code})
         assert saved.status_code == 200
         assert "Set-Cookie" not in saved.headers
+
+
+def test_a_save_leaves_no_stale_copy_in_the_callers_session(started, app):
+    """The save writes by Core statements, past the ORM: a script (the demo data, a test)
+    that holds the record, its answers and its task in its session reads what the save
+    stored afterwards, not what it had loaded before."""
+    from xcapp.auth.models import User
+    from xcapp.inspections.answers import save_answer
+    from xcapp.inspections.models import Inspection
+    from xcapp.plans.vocab import TaskState
+
+    _task, _officers, users, inspection = started
+    with app.test_request_context(method="POST"):
+        record = db.session.get(Inspection, inspection.id)
+        assert record.answer(3) is None and record.task.first_answer_at is None   # loaded before the save
+        save_answer(record.id, 3, {"record": ["not_exists"]}, db.session.get(User, users[0].id))
+        assert record.answer(3).record == "not_exists" and record.answer(3).version == 1
+        assert record.task.first_answer_at is not None and record.task.state == TaskState.IN_PROGRESS
+        db.session.commit()
