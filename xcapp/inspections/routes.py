@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from flask import Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from jinja2_fragments.flask import render_block
+from jinja2_fragments.flask import render_block, render_blocks
 from markupsafe import Markup
 
 from ..core.authz import ADMIN_ROLES, STAFF_ROLES, access, can_edit_unit, get_scoped_or_404
@@ -205,10 +205,16 @@ def _card(inspection: Inspection, item_no: int, message: str = "", status_code: 
     main = "item_card" if whole or item_no == rules.EXTRA_ITEM_NO else "answer_form"
     ctx = _ctx(inspection, inspection.task, full=main == "item_card")
     item = rules.ALL_ITEMS[item_no]
+    regions = ("progress", "summary", "submit_box")
+    if main == "answer_form" and not message:
+        # The common answer to a tap (a save that went through): the five regions in one
+        # rendering context (the answer form reads no ``oob``).
+        return render_blocks(PAGE, [main, "item_status", *regions], item=item, message="", saved=saved, oob=True,
+                             status_message="", **ctx), status_code
     html = render_block(PAGE, main, item=item, message=message, saved=saved, **ctx)
     if main != "item_card":
         html += render_block(PAGE, "item_status", item=item, oob=True, saved=saved, status_message=message, **ctx)
-    for block in ("progress", "summary", "submit_box"):
+    for block in regions:
         html += render_block(PAGE, block, oob=True, **ctx)
     return html, status_code
 
