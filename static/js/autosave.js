@@ -198,6 +198,7 @@
   }
 
   function enqueue(form, elt, url, formData, target) {
+    var at = Date.now();   // the fields are as on the page now
     var kind = kindOf(form, elt);
     var id = formKey(form, elt);
     if (kind === "photo") { busyPhoto(id, true); }
@@ -208,11 +209,11 @@
         var older = id && kind !== "photo" && entries.filter(function (e) {
           return e.form === id && e.page === PAGE && e.state === "pending" && !Q.inflight(e.id);
         })[0];
-        if (older) { return Q.replace(older, fields); }
+        if (older) { return Q.replace(older, fields, at); }
         var row = elt.getAttribute("data-add-row") || "";
         // The row drawn on the phone stays (with what is typed into it): the add's
         // answer only updates the regions around it.
-        return Q.add({url: url, fields: fields, kind: kind, form: id, card: cardOf(elt), row: row,
+        return Q.add({url: url, fields: fields, kind: kind, form: id, card: cardOf(elt), row: row, at: at,
                       target: target && target.id ? target.id : "", swap: row ? "none" : swapStyle(elt)});
       });
     }).then(function (entry) {
@@ -426,8 +427,18 @@
     return out.join("、") || "（空）";
   }
 
+  // A queued entry is shown again in its form (after a reload, or in a form a response
+  // replaced), unless the officer typed into that form after the entry was made: what is
+  // on the screen then is newer. (On a slow phone the redraw after the first field's
+  // save came while the next field was being typed, and blanked it.)
+  document.addEventListener("input", function (evt) {
+    var form = evt.target.closest && evt.target.closest("form");
+    if (form) { form.setAttribute("data-edited", String(Date.now())); }
+  }, true);
   function restoreValues(form, entry) {
     if (!form || form.getAttribute("data-restored") === entry.key) { return; }
+    var edited = form.getAttribute("data-edited");
+    if (edited && Number(edited) >= (entry.at || 0)) { return; }
     form.setAttribute("data-restored", entry.key);
     var names = {};
     entry.fields.forEach(function (f) { names[f[0]] = true; });

@@ -56,6 +56,7 @@
     entry.seq = entry.seq || Date.now() * 1000 + (counter++ % 1000);
     entry.id = entry.id || ("e" + entry.seq + "-" + uuid().slice(0, 6));
     entry.key = uuid();
+    entry.at = entry.at || Date.now();   // when its fields were read from the page
     entry.state = entry.state || "pending";
     entry.page = entry.page || window.location.pathname;
     entry.user = entry.user || currentUser();
@@ -63,9 +64,10 @@
   }
   // A newer content for the same form replaces an unsent older one (with a new key:
   // the old one may have reached the server with its response lost).
-  function replace(entry, fields) {
+  function replace(entry, fields, at) {
     entry.fields = fields;
     entry.key = uuid();
+    entry.at = at || Date.now();
     entry.state = "pending";
     return put(entry).then(function () { changed(); return entry; });
   }
