@@ -414,3 +414,20 @@ def test_record_bounds_are_clear_refusals():
     assert r.extra_row_field_errors({"record": "ok"}) == []
     assert "30" in r.extra_rows_full_message() and r.MAX_EXTRA_ROWS == 30
     assert r.summary_errors("一\n" * r.MAX_SUMMARY_LINES) and not r.summary_errors("一行\n两行")
+
+
+def test_hostile_records_are_checked_but_never_kept_in_the_caches():
+    """Records and answers are parsed and checked once per process (the status of every
+    item is computed on every save); a request's megabyte of codes must not stay in memory."""
+    from xcapp.inspections import rules
+
+    huge = [f"bogus{i}" for i in range(50_000)]
+    rules._normalize.cache_clear()
+    rules._answer_errors.cache_clear()
+    assert len(rules.normalize_record(3, huge)) == 50_000
+    assert rules.validate_answer(3, huge, "x" * 10_000)             # refused ...
+    assert rules.validate_answer(3, "exists", "y" * 10_000)
+    sizes = (rules._normalize.cache_info().currsize, rules._answer_errors.cache_info().currsize)
+    assert sizes == (1, 0)                                          # ... and only "exists" kept
+    assert rules.validate_answer(3, "exists", "nonconform") == []   # a real answer is kept
+    assert rules._answer_errors.cache_info().currsize == 1

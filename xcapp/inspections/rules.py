@@ -342,14 +342,29 @@ def _row_parts(row: Any) -> tuple[str, str, Any, str]:
 def normalize_record(item_no: int, record: Any) -> tuple[str, ...]:
     """Split a record into option codes (definition order, duplicates and an
     implied parent dropped; unknown codes kept at the end).  No validation."""
-    if record is None:
-        return _normalize(item_no, "")
-    if isinstance(record, str):
-        return _normalize(item_no, record)
-    return _normalize(item_no, tuple(str(p) for p in record))
+    key = "" if record is None else record if isinstance(record, str) else tuple(str(p) for p in record)
+    return (_normalize if _cacheable(key) else _normalize.__wrapped__)(item_no, key)
 
 
-@lru_cache(maxsize=4096)   # the record's status is computed for every item on every save
+# The record's status is computed for every item on every save: records and answers are
+# parsed and checked once per process. Only input of a real record's size is kept (a
+# hostile request's megabyte of codes is checked, and refused, without being cached).
+_CACHED_CHARS = 200
+
+
+def _cacheable(*values) -> bool:
+    size = 0
+    for value in values:
+        if isinstance(value, tuple):
+            if len(value) > 20:
+                return False
+            size += sum(len(v) for v in value)
+        elif value is not None:
+            size += len(value)
+    return size <= _CACHED_CHARS
+
+
+@lru_cache(maxsize=4096)
 def _normalize(item_no: int, record: str | tuple[str, ...]) -> tuple[str, ...]:
     item = _item_any(item_no)
     raw = [p.strip() for p in (record.split(",") if isinstance(record, str) else record)]
@@ -422,7 +437,9 @@ def validate_answer(item_no: int, record: Any, conclusion: str | None) -> list[s
         get_item(item_no)
     except ValueError as exc:
         return [str(exc)]
-    return list(_answer_errors(item_no, normalize_record(item_no, record), conclusion))
+    codes = normalize_record(item_no, record)
+    check = _answer_errors if _cacheable(codes, conclusion) else _answer_errors.__wrapped__
+    return list(check(item_no, codes, conclusion))
 
 
 @lru_cache(maxsize=4096)
@@ -634,7 +651,7 @@ def overall_conclusion(answers: Mapping[int, Any], extra_rows: Iterable[Any] = (
     """PASS (合格) exactly when no item, item-12 rows included, is 不符合; FAIL
     otherwise (note 2).  None while the form is incomplete — except that with
     ``early_fail=True`` a recorded 不符合 gives FAIL at once."""
-    missing, conclusion, failed = verdict(answers, extra_rows)
+    _missing, conclusion, failed = verdict(answers, extra_rows)
     return FAIL if failed and early_fail else conclusion
 
 
