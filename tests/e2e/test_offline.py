@@ -206,6 +206,19 @@ def wait_cached(page, path, seconds=30):
     raise AssertionError(f"{path} was not cached by the service worker")
 
 
+def started_and_cached(browser, base, task, user, folder):
+    """A phone (a browser profile in ``folder``) on which ``user`` started ``task`` and
+    whose service worker holds its checklist, ready to go offline."""
+    context = persistent(browser, folder)
+    page = context.pages[0] if context.pages else context.new_page()
+    login(page, base, user.username)
+    start_task(page, base, task)
+    page.goto(base + "/inspections/mine")
+    wait_cached(page, f"/inspections/tasks/{task.id}")
+    page.wait_for_function("() => !!navigator.serviceWorker.controller", timeout=15_000)
+    return context, page
+
+
 def test_a_offline_all_the_way_then_synced_exactly_once(net, browser, task_setup, tmp_path, make_user):
     base, relay, counter = net
     task, officers, users = task_setup
@@ -714,13 +727,7 @@ def test_rows_added_offline_survive_a_reload_and_are_stored(net, browser, task_s
 
     base, relay, counter = net
     task, officers, users = task_setup
-    context = persistent(browser, tmp_path / "profile")
-    page = context.pages[0] if context.pages else context.new_page()
-    login(page, base, users[0].username)
-    start_task(page, base, task)
-    page.goto(base + "/inspections/mine")
-    wait_cached(page, f"/inspections/tasks/{task.id}")
-    page.wait_for_function("() => !!navigator.serviceWorker.controller", timeout=15_000)
+    context, page = started_and_cached(browser, base, task, users[0], tmp_path / "profile")
     db.session.rollback()
     inspection = db.session.scalar(select(Inspection).where(Inspection.task_id == task.id))
     equipment_before = len(inspection.equipment_rows)
@@ -785,13 +792,7 @@ def test_a_redraw_after_a_save_never_blanks_the_field_being_typed(net, browser, 
 
     base, relay, _counter = net
     task, _officers, users = task_setup
-    context = persistent(browser, tmp_path / "profile")
-    page = context.pages[0] if context.pages else context.new_page()
-    login(page, base, users[0].username)
-    start_task(page, base, task)
-    page.goto(base + "/inspections/mine")
-    wait_cached(page, f"/inspections/tasks/{task.id}")
-    page.wait_for_function("() => !!navigator.serviceWorker.controller", timeout=15_000)
+    context, page = started_and_cached(browser, base, task, users[0], tmp_path / "profile")
 
     relay.stop()
     page.goto(f"{base}/inspections/tasks/{task.id}")
