@@ -280,26 +280,20 @@ def after_refused_write() -> None:
         read_only_from_now()
 
 
-def lock_row(session, model, ident, options=()):
+def lock_row(session, model, ident):
     """Load one row and lock it for the rest of the transaction (FOR UPDATE OF its own
     table, so eagerly joined relationships don't widen the lock; SQLite ignores it, its
     writing transactions hold the database lock already). None when there is no such row.
-    ``options``: loader options (eager loads of what the caller needs, read under the lock).
 
     Under ``late_write_lock`` on SQLite the read transaction so far is ended here and
-    the next one begins IMMEDIATE (waiting for the write lock)."""
+    the next one begins IMMEDIATE (waiting for the write lock): ``begin_write``."""
     from sqlalchemy import select
 
-    if (has_request_context() and _late_lock_view() and not g.get("_xcapp_writing")
-            and session.get_bind().dialect.name == "sqlite"):
-        session.commit()          # nothing written yet: ends the read snapshot
-        g._xcapp_writing = True
-
+    begin_write(session)
     pk = model.__mapper__.primary_key[0]
-    stmt = (select(model).where(pk == ident).options(*options).with_for_update(of=model.__table__)
+    stmt = (select(model).where(pk == ident).with_for_update(of=model.__table__)
             .execution_options(populate_existing=True))
     return session.execute(stmt).unique().scalar_one_or_none()
-
 
 
 def configure_postgresql(engine: Engine, lock_timeout_ms: int) -> None:

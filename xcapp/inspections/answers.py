@@ -10,7 +10,7 @@ from ..core.timeutil import utcnow
 from ..extensions import db
 from . import rules
 from .display import remember_person
-from .models import Answer, EquipmentRow, ExtraRow, Inspection
+from .models import EquipmentRow, ExtraRow, Inspection
 from .services import (Conflict, InspectionError, check_editable, editable, mark_started, officer_of, rows_for_rules,
                        seen_before, touch_task)
 from .snapshot import INSPECTION, TASK, AnswerView, RecordView, forget, load_locked, write_answer, write_columns

@@ -41,7 +41,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from flask import current_app, g, has_request_context, request
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -49,7 +48,7 @@ from ..audit.services import record, record_many
 from ..core import slow
 from ..core.roles import CITY_ADMIN
 from ..core.timeutil import utcnow
-from ..db_setup import bulk_insert, bulk_writes, lock_row
+from ..db_setup import begin_write, bulk_insert, bulk_writes, lock_row
 from ..extensions import db
 from .fields import (ENTERPRISE_FIELDS, EQUIPMENT_FIELDS, IGNORED_HEADERS, OFFICER_FIELDS, RISK_FIELDS,
                      RISK_PENDING, FieldSpec, Lookups, check_enterprise, clean_record, diff, propose_unit,
@@ -423,18 +422,6 @@ def _owners(column, owner_column, values) -> dict:
 
 # ------------------------------------------------------------------- applying
 
-def _begin_writing() -> None:
-    """The next transaction writes. Under ``late_write_lock`` (SQLite) the read
-    transaction so far is ended and the next one begins IMMEDIATE; elsewhere nothing
-    happens (see xcapp/db_setup.py)."""
-    if not has_request_context() or g.get("_xcapp_writing"):
-        return
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    if getattr(view, "late_write_lock", False):
-        db.session.commit()          # nothing written yet: ends the read snapshot
-        g._xcapp_writing = True
-
-
 @dataclass
 class _Progress:
     """What the chunks of one import have written so far (to revert it on failure)."""
@@ -470,7 +457,7 @@ def _write(kind_key, data, filename, actor, batch_id, preview) -> ImportPreview:
     username = actor.username if actor is not None else "system"
     now = utcnow()
     if kind_key == "equipment":
-        _begin_writing()
+        begin_write(db.session)
         _claim_batch(batch_id, last=False)
         try:
             _apply_equipment(preview, username, now, actor)
@@ -488,7 +475,7 @@ def _write(kind_key, data, filename, actor, batch_id, preview) -> ImportPreview:
     try:
         for number, chunk in enumerate(chunks):
             last = number == len(chunks) - 1
-            _begin_writing()
+            begin_write(db.session)
             _claim_batch(batch_id, last=last, done=number * WRITE_CHUNK, total=len(plans))
             _write_chunk(kind_key, chunk, lookups, username, actor, progress)
             if last:
@@ -619,7 +606,7 @@ def _write_chunk(kind_key, plans, lookups, username, actor, progress: _Progress)
 def _revert(kind_key, progress: _Progress, filename, actor, batch_id, reason: str) -> None:
     """Undo the chunks already committed, in one transaction (see the module docstring)."""
     model, key_column, object_type, _ka, _specs, _h = _model(kind_key)
-    _begin_writing()
+    begin_write(db.session)
     now = progress.now
     not_restored = []
     ids = list(progress.created)
@@ -720,7 +707,7 @@ def stage(kind_key: str, data: bytes, filename: str, actor) -> tuple[ImportBatch
     ``IMPORT_FILE_RETENTION_DAYS`` by ``purge_expired_files`` (issue 11.14).
     """
     preview = analyse(kind_key, data, filename, actor)
-    _begin_writing()
+    begin_write(db.session)
     batch = ImportBatch(kind=kind_key, filename=filename[:200], sha256=hashlib.sha256(data).hexdigest(),
                         content=data, user_id=actor.id, unit_id=actor.unit_id,
                         status=_status(preview),
@@ -808,7 +795,7 @@ def remap(batch_id: int, chosen: dict, actor) -> tuple[ImportBatch, ImportPrevie
         raise MappingError(exc.details) from None
     mapping = check_mapping(kind, table.headers, chosen)
     preview = analyse(batch.kind, batch.content, batch.filename, actor, mapping)
-    _begin_writing()
+    begin_write(db.session)
     batch = db.session.get(ImportBatch, batch_id)
     if batch.status not in REMAPPABLE:
         raise MappingError(["该文件已导入或正在导入，不能再修改列的对应关系"])
