@@ -228,6 +228,84 @@ def test_a_failure_half_way_leaves_nothing_written(app, make_user, make_enterpri
     assert verify_chain().ok
 
 
+def _transactions_of(monkeypatch, data, actor):
+    """Apply ``data`` in parts of 10 records, chunks of at most 50; how many write
+    transactions it took (each claims the batch once)."""
+    monkeypatch.setattr(importing, "WRITE_PART", 10)
+    monkeypatch.setattr(importing, "WRITE_CHUNK", 50)
+    original, claims = importing._claim_batch, []
+
+    def claim(*args, **kwargs):
+        claims.append(kwargs.get("done", 0))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(importing, "_claim_batch", claim)
+    apply("enterprises", data, "e.csv", actor)
+    db.session.commit()
+    return claims
+
+
+def test_sqlite_import_commits_after_a_part_when_a_save_waits(app, make_user, monkeypatch, database_url):
+    """A save waiting for the write lock waits for one part of an import chunk, not the whole chunk."""
+    import fcntl
+    import os
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the write lock a save waits for exists on SQLite only")
+    city = make_user("city_admin")
+    assert _transactions_of(monkeypatch, csv_bytes([row(n) for n in range(1, 31)]), city) == [0]
+    # What WriterQueue.acquire holds while a save waits: a shared lock on the waiting file.
+    waiting = os.open(database_url[len("sqlite:///"):] + ".writelock-waiting", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(waiting, fcntl.LOCK_SH)
+    try:
+        claims = _transactions_of(monkeypatch, csv_bytes([row(n) for n in range(31, 61)]), city)
+    finally:
+        fcntl.flock(waiting, fcntl.LOCK_UN)
+        os.close(waiting)
+    assert claims == [0, 10, 20]
+    assert count(Enterprise) == 60
+    assert count(ChangeRecord) == 60 * 16
+    assert verify_chain().ok
+
+
+def test_bulk_rows_are_stored_as_the_orm_stores_them(app):
+    """The import's history rows (a bulk insert) read back like rows the ORM wrote."""
+    from datetime import datetime
+
+    from xcapp.db_setup import bulk_insert
+
+    at = datetime(2026, 11, 29, 16, 5, 7, 123456)
+    db.session.add(ChangeRecord(object_type="enterprise", object_id=1, at=at, username="orm", action="修改",
+                                field="企业名称", old="", new="甲"))
+    bulk_insert(db.session, ChangeRecord.__table__, [dict(object_type="enterprise", object_id=1, at=at,
+                                                          username="bulk", action="修改", field="企业名称",
+                                                          old="", new="甲")])
+    db.session.commit()
+    raw = dict(db.session.execute(db.text("SELECT username, CAST(at AS VARCHAR) FROM change_record")).all())
+    assert raw["bulk"] == raw["orm"]
+    db.session.expire_all()
+    assert [c.at for c in db.session.scalars(select(ChangeRecord))] == [at, at]
+
+
+def test_import_audit_rows_are_chained_in_their_own_transaction_on_sqlite(app, make_user, database_url):
+    """SQLite: the import's audit rows are chained before its chunk commits (no second
+    write-lock hold per chunk); PostgreSQL: after commit, as every other write."""
+    city = make_user("city_admin")
+    app.config["AUDIT_CHAIN"] = "off"        # nothing chains after commit
+    try:
+        apply("enterprises", csv_bytes([row(1), row(2)]), "e.csv", city)
+        db.session.commit()
+        pending = sorted(db.session.scalars(select(AuditLog.action).where(AuditLog.seq.is_(None))))
+    finally:
+        app.config.pop("AUDIT_CHAIN")
+    # import.applied is recorded by the ORM at the end, chained after commit like any other row.
+    if database_url.startswith("sqlite"):
+        assert pending == ["import.applied"]
+    else:
+        assert pending == ["enterprise.imported", "enterprise.imported", "import.applied"]
+    assert verify_chain().ok
+
+
 def _edit(app, enterprise_id):
     from xcapp.registry.services import save_enterprise
 

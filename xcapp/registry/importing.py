@@ -12,9 +12,12 @@ change, recorded in the history like any other field.
 
 Writing (issue 11.2). The slow part, reading and checking the file, runs before
 any write lock (the routes are ``late_write_lock``; parsing 38,000 rows takes
-seconds). Then ``apply()`` writes enterprises and officers in chunks of
+seconds). Then ``apply()`` writes enterprises and officers in chunks of at most
 ``WRITE_CHUNK`` records, each in a short write transaction of its own, so other
-officers' saves run between the chunks. All or nothing is kept this way:
+officers' saves run between the chunks. On SQLite, where a chunk holds the whole
+database's write lock, a chunk is written in parts of ``WRITE_PART`` records and
+is committed after any part as soon as another writer (a save, a login) waits: the
+save waits for one part, not for a whole chunk. All or nothing is kept this way:
 
 * every row was validated before the first chunk, so a chunk can only fail
   because the database changed since the analysis (another admin edited, created
@@ -48,7 +51,7 @@ from ..audit.services import record, record_many
 from ..core import slow
 from ..core.roles import CITY_ADMIN
 from ..core.timeutil import utcnow
-from ..db_setup import begin_write, bulk_insert, bulk_writes, lock_row
+from ..db_setup import begin_write, bulk_insert, bulk_writes, is_sqlite, lock_row, writers_waiting
 from ..extensions import db
 from .fields import (ENTERPRISE_FIELDS, EQUIPMENT_FIELDS, IGNORED_HEADERS, OFFICER_FIELDS, RISK_FIELDS,
                      RISK_PENDING, FieldSpec, Lookups, check_enterprise, clean_record, diff, propose_unit,
@@ -58,7 +61,8 @@ from .services import build_lookups
 from .tabular import CellProblem, TableError, header_text, known_keys, map_headers, read_table, records
 
 MAX_IMPORT_ROWS = 50_000
-WRITE_CHUNK = 50                        # records per write transaction (about 850 rows with history; ~15 ms of write lock)
+WRITE_CHUNK = 50                        # records per write transaction at most (about 850 rows with history)
+WRITE_PART = 10                         # SQLite: a transaction ends after any part of this many when a save waits
 RESUME_AFTER = timedelta(minutes=2)     # an 'applying' batch without progress for this long may be resumed
 STALE_MESSAGE = "该记录在预览后已被修改（或被他人登记），请重新上传文件预览后再确认导入"
 
@@ -458,7 +462,7 @@ def _write(kind_key, data, filename, actor, batch_id, preview) -> ImportPreview:
     now = utcnow()
     if kind_key == "equipment":
         begin_write(db.session)
-        _claim_batch(batch_id, last=False)
+        _claim_batch(batch_id)
         try:
             _apply_equipment(preview, username, now, actor)
         except _ChunkFailed as exc:
@@ -471,17 +475,32 @@ def _write(kind_key, data, filename, actor, batch_id, preview) -> ImportPreview:
     lookups = build_lookups()
     progress = _Progress(now)
     plans = preview.plans
-    chunks = [plans[i:i + WRITE_CHUNK] for i in range(0, len(plans), WRITE_CHUNK)] or [[]]
+    step = WRITE_PART if is_sqlite(db.engine) else WRITE_CHUNK
+    done = 0
     try:
-        for number, chunk in enumerate(chunks):
-            last = number == len(chunks) - 1
+        while True:
+            created_history = _created_history(kind_key, plans[done:done + WRITE_CHUNK], lookups, username, now)
             begin_write(db.session)
-            _claim_batch(batch_id, last=last, done=number * WRITE_CHUNK, total=len(plans))
-            _write_chunk(kind_key, chunk, lookups, username, actor, progress)
-            if last:
+            _claim_batch(batch_id, done=done, total=len(plans))
+            written, history, audit = 0, [], []
+            while True:   # SQLite: parts of WRITE_PART records, and a save waiting ends the transaction
+                part = plans[done + written:done + min(written + step, WRITE_CHUNK)]
+                creates = sum(1 for plan in part if plan.action == "create")
+                _write_chunk(kind_key, part, lookups, username, progress, created_history[:creates], history, audit)
+                del created_history[:creates]
+                bulk_insert(db.session, ChangeRecord.__table__, history)
+                history.clear()
+                written += len(part)
+                if done + written >= len(plans) or written >= WRITE_CHUNK or writers_waiting(db.session):
+                    break
+            record_many(audit, user=actor)     # SQLite: chained here, once per transaction
+            done += written
+            if done >= len(plans):
                 _finish(preview, kind_key, data, filename, actor, batch_id)
             db.session.commit()
             progress.chunks += 1
+            if done >= len(plans):
+                break
     except IntegrityError:
         # PostgreSQL: another transaction took one of the file's keys between this
         # chunk's check and its insert (SQLite's write lock rules that out).
@@ -506,7 +525,7 @@ def _write(kind_key, data, filename, actor, batch_id, preview) -> ImportPreview:
     return preview
 
 
-def _claim_batch(batch_id, last: bool, done: int = 0, total: int = 0) -> None:
+def _claim_batch(batch_id, done: int = 0, total: int = 0) -> None:
     """Lock the staged batch for this chunk; refuse a batch applied or being applied elsewhere."""
     if batch_id is None:
         return
@@ -561,22 +580,33 @@ def _verify_chunk(kind_key: str, plans: list[RowPlan]) -> None:
         raise _ChunkFailed(sorted(problems))
 
 
-def _write_chunk(kind_key, plans, lookups, username, actor, progress: _Progress) -> None:
-    model, key_column, object_type, key_attr, specs, _header = _model(kind_key)
+def _created_history(kind_key, plans, lookups, username, now) -> list[list[dict]]:
+    """The history rows of each record the chunk creates, built before its write lock
+    (each gets its record's id under the lock)."""
+    _m, _k, object_type, _ka, specs, _h = _model(kind_key)
+    return [[dict(object_type=object_type, object_id=None, at=now, username=username, action="导入新建",
+                  field=spec.header, old="", new=show_value(spec, plan.clean[spec.key], lookups))
+             for spec in specs if spec.key in plan.clean]
+            for plan in plans if plan.action == "create"]
+
+
+def _write_chunk(kind_key, plans, lookups, username, progress: _Progress, created_history: list[list[dict]],
+                 history: list[dict], audit: list[dict]) -> None:
+    """Check and write the records of ``plans``; their history and audit rows are added
+    to ``history`` and ``audit`` for the caller to insert."""
+    model, key_column, object_type, key_attr, _specs, _header = _model(kind_key)
     _verify_chunk(kind_key, plans)
     now = progress.now
-    history: list[dict] = []
-    audit: list[dict] = []
     creates = [p for p in plans if p.action == "create"]
     if creates:
         rows = [dict(p.clean, created_at=now, updated_at=now) for p in creates]
-        ids = db.session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows).all()
-        for plan, ident in zip(creates, ids):
-            for spec in specs:
-                if spec.key in plan.clean:
-                    history.append(dict(object_type=object_type, object_id=ident, at=now, username=username,
-                                        action="导入新建", field=spec.header, old="",
-                                        new=show_value(spec, plan.clean[spec.key], lookups)))
+        table = model.__table__
+        ids = db.session.connection().execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        for plan, ident, rows_of_plan in zip(creates, ids, created_history):
+            for row in rows_of_plan:
+                row["object_id"] = ident
+            history.extend(rows_of_plan)
             audit.append({"action": f"{object_type}.imported", "object_type": object_type, "object_id": ident,
                           "details": {key_attr: plan.key, "created": True}})
         progress.created.extend(ids)
@@ -599,8 +629,7 @@ def _write_chunk(kind_key, plans, lookups, username, actor, progress: _Progress)
                           "details": details})
             progress.updated.append((plan, obj.id))
         db.session.flush()
-    bulk_insert(db.session, ChangeRecord.__table__, history)
-    record_many(audit, user=actor)
+
 
 
 def _revert(kind_key, progress: _Progress, filename, actor, batch_id, reason: str) -> None:
