@@ -228,6 +228,34 @@ def test_a_failure_half_way_leaves_nothing_written(app, make_user, make_enterpri
     assert verify_chain().ok
 
 
+def test_the_chunks_of_a_confirmed_file_do_not_read_the_file_again(app, client, auth, make_user, monkeypatch):
+    """Each chunk locks the staged batch; it reads its state, not the file (megabytes per chunk)."""
+    from sqlalchemy import event
+
+    user = make_user("city_admin")
+    batch_id = _stage(client, auth, user, csv_bytes([row(n) for n in range(1, 13)])).id
+    monkeypatch.setattr(importing, "WRITE_CHUNK", 3)
+    monkeypatch.setattr(importing, "WRITE_PART", 3)
+    statements = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        response = client.post(f"/registry/import/{batch_id}/apply")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert response.status_code == 302
+    beats = [i for i, s in enumerate(statements) if s.startswith("UPDATE import_batch SET status")]
+    whole_rows = [i for i, s in enumerate(statements) if "import_batch.content" in s]
+    assert len(beats) == 4                          # a heartbeat per chunk
+    assert [i for i in whole_rows if beats[0] - 1 <= i <= beats[-1]] == []      # no file read by the chunks
+    db.session.expire_all()
+    assert db.session.get(ImportBatch, batch_id).status == "applied"
+    assert count(Enterprise) == 12
+
+
 def _transactions_of(monkeypatch, data, actor):
     """Apply ``data`` in parts of 10 records, chunks of at most 50; how many write
     transactions it took (each claims the batch once)."""

@@ -44,7 +44,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.services import record, record_many
@@ -526,18 +526,24 @@ def _write(kind_key, data, filename, actor, batch_id, preview) -> ImportPreview:
 
 
 def _claim_batch(batch_id, done: int = 0, total: int = 0) -> None:
-    """Lock the staged batch for this chunk; refuse a batch applied or being applied elsewhere."""
+    """Lock the staged batch for this chunk; refuse a batch applied or being applied elsewhere.
+
+    Only its state is read and written (Core): the ORM's row would bring the file
+    itself, megabytes read again for every chunk."""
     if batch_id is None:
         return
-    batch = lock_row(db.session, ImportBatch, batch_id)
-    if batch.status == "applied":
-        raise AlreadyApplied(batch)
+    begin_write(db.session)
+    table = ImportBatch.__table__
+    status, applied_at = db.session.execute(
+        select(table.c.status, table.c.applied_at).where(table.c.id == batch_id).with_for_update()).one()
+    if status == "applied":
+        raise AlreadyApplied(db.session.get(ImportBatch, batch_id))
     now = utcnow()
-    if done == 0 and batch.status == "applying" and batch.applied_at and now - batch.applied_at < RESUME_AFTER:
-        raise ImportInProgress(batch)
-    batch.status = "applying"
-    batch.applied_at = now            # heartbeat while applying
-    batch.summary = json.dumps({"progress": [done, total]})
+    if done == 0 and status == "applying" and applied_at and now - applied_at < RESUME_AFTER:
+        raise ImportInProgress(db.session.get(ImportBatch, batch_id))
+    db.session.execute(update(table).where(table.c.id == batch_id).values(
+        status="applying", applied_at=now,          # heartbeat while applying
+        summary=json.dumps({"progress": [done, total]})))
 
 
 def _finish(preview, kind_key, data, filename, actor, batch_id) -> None:
