@@ -256,6 +256,31 @@ def test_the_chunks_of_a_confirmed_file_do_not_read_the_file_again(app, client, 
     assert count(Enterprise) == 12
 
 
+def test_postgresql_statistics_are_refreshed_while_a_large_import_grows_the_table(app, make_user, database_url):
+    """The chunks look their records up by key; with the statistics from before the import
+    PostgreSQL scanned the whole growing table for every chunk."""
+    from sqlalchemy import event
+
+    statements = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        apply("enterprises", csv_bytes([row(n) for n in range(1, 1201)]), "e.csv", make_user("city_admin"))
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    analysed = [i for i, s in enumerate(statements) if s == "ANALYZE enterprise"]
+    inserts = [i for i, s in enumerate(statements) if s.startswith("INSERT INTO enterprise")]
+    if database_url.startswith("sqlite"):
+        assert analysed == []
+    else:   # once the import created 1,000 (before the last chunks), and at the end
+        assert len(analysed) == 2 and analysed[0] < inserts[-1] < analysed[1]
+    assert count(Enterprise) == 1200
+
+
 def _transactions_of(monkeypatch, data, actor):
     """Apply ``data`` in parts of 10 records, chunks of at most 50; how many write
     transactions it took (each claims the batch once)."""

@@ -434,6 +434,7 @@ class _Progress:
     created: list = field(default_factory=list)     # ids
     updated: list = field(default_factory=list)     # (plan, id)
     chunks: int = 0
+    analysed: int = 0                                # records created when statistics were last refreshed
 
 
 class _ChunkFailed(Exception):
@@ -482,6 +483,7 @@ def _write(kind_key, data, filename, actor, batch_id, preview) -> ImportPreview:
             created_history = _created_history(kind_key, plans[done:done + WRITE_CHUNK], lookups, username, now)
             begin_write(db.session)
             _claim_batch(batch_id, done=done, total=len(plans))
+            _statistics_as_it_grows(kind_key, progress)
             written, history, audit = 0, [], []
             while True:   # SQLite: parts of WRITE_PART records, and a save waiting ends the transaction
                 part = plans[done + written:done + min(written + step, WRITE_CHUNK)]
@@ -672,7 +674,7 @@ def _revert(kind_key, progress: _Progress, filename, actor, batch_id, reason: st
     db.session.commit()
 
 
-def _refresh_statistics(kind_key: str, created: int) -> None:
+def _refresh_statistics(kind_key: str, created: int, history: bool = True) -> None:
     """After a large insert PostgreSQL's planner still thinks the table is small and
     scans it for every lookup (0.15 s per 500-key query at 10,000 rows); ANALYZE
     now rather than waiting for autovacuum. It runs inside the transaction."""
@@ -681,7 +683,19 @@ def _refresh_statistics(kind_key: str, created: int) -> None:
     table = {"enterprises": "enterprise", "officers": "officer", "equipment": "equipment_record",
              "risk": "enterprise"}[kind_key]
     db.session.execute(text(f"ANALYZE {table}"))
-    db.session.execute(text("ANALYZE change_record"))
+    if history:
+        db.session.execute(text("ANALYZE change_record"))
+
+
+def _statistics_as_it_grows(kind_key: str, progress: _Progress) -> None:
+    """During a large import too: each chunk looks its records up by key, and with the
+    statistics of the table before the import PostgreSQL scanned the whole growing
+    table for every chunk (11 ms per lookup at 5,000 rows, half the import's time).
+    ANALYZE whenever what the import created has doubled since, from 1,000 on."""
+    created = len(progress.created)
+    if created >= max(1000, 2 * progress.analysed):
+        _refresh_statistics(kind_key, created, history=False)
+        progress.analysed = created
 
 
 def _apply_equipment(preview, username, now, actor) -> None:
