@@ -156,7 +156,6 @@ class WriterQueue:
             os.close(held)
 
 
-
 _held_elsewhere: dict[int, int] = {}    # a connection's queue descriptor -> the one its helper locked
 _waiters_lock = threading.Lock()
 _waiters: dict[int, ThreadPoolExecutor] = {}     # pid -> pool: a forked worker makes its own
