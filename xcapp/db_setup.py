@@ -235,14 +235,36 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int, immediate_outside_req
             raise
 
     @event.listens_for(engine, "commit")
-    def _on_commit(conn):
-        _release(conn.connection.info)
+    def _on_commit(_conn):
         if has_request_context() and _late_lock_view():
             g._xcapp_writing = False   # what follows renders the response: read only
 
-    @event.listens_for(engine, "rollback")
-    def _on_rollback(conn):
-        _release(conn.connection.info)
+    # The queue is let go once COMMIT (or ROLLBACK) has returned, not in the engine's
+    # commit event, which runs before it: the next writer's BEGIN IMMEDIATE then never
+    # finds the database still committing (its fsync), which SQLite answers with the
+    # busy handler's sleeps of 1, 2, 5 ms and more (measured: a save's own write took
+    # twice as long during an import).
+    plain_commit, plain_rollback = engine.dialect.do_commit, engine.dialect.do_rollback
+
+    def _info(dbapi_connection) -> dict:
+        try:   # the pool's proxy of a connection; the first connect's rollback has none
+            return dbapi_connection.info
+        except (AttributeError, NotImplementedError):
+            return {}
+
+    def do_commit(dbapi_connection):
+        try:
+            plain_commit(dbapi_connection)
+        finally:
+            _release(_info(dbapi_connection))
+
+    def do_rollback(dbapi_connection):
+        try:
+            plain_rollback(dbapi_connection)
+        finally:
+            _release(_info(dbapi_connection))
+
+    engine.dialect.do_commit, engine.dialect.do_rollback = do_commit, do_rollback
 
     @event.listens_for(engine.pool, "checkin")
     def _on_checkin(_dbapi_connection, record):

@@ -164,3 +164,40 @@ def test_login_during_writer_queue_timeout_answers_503(queue_app):
     assert response.status_code == 503 and "请稍后重试" in response.get_data(as_text=True)
     assert client.get("/home").status_code == 302       # not logged in: nothing was recorded
     assert client.post("/auth/login", data={"username": username, "password": PASSWORD}).status_code == 302
+
+
+def test_the_writer_queue_is_let_go_only_after_commit_has_returned(app, database_url):
+    """The engine's commit event runs before COMMIT: a queue let go there let the next
+    writer's BEGIN IMMEDIATE find the database still committing, and SQLite made it
+    sleep in its busy handler (1, 2, 5 ms ...) instead of queueing."""
+    import fcntl
+    import os
+
+    from sqlalchemy import event
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the writer queue exists on SQLite only")
+    path = database_url[len("sqlite:///"):] + ".writelock"
+    probe = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def queue_free() -> bool:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return True
+
+    seen = []
+    listener = lambda _conn: seen.append(queue_free())    # noqa: E731 - runs just before COMMIT
+    event.listen(db.engine, "commit", listener)
+    try:
+        with app.test_request_context("/x", method="POST"):   # a writing request: BEGIN IMMEDIATE
+            db.session.execute(text("UPDATE unit SET name = name"))
+            assert not queue_free()
+            db.session.commit()
+            assert queue_free()
+    finally:
+        event.remove(db.engine, "commit", listener)
+        os.close(probe)
+    assert seen == [False]          # still held while COMMIT runs
