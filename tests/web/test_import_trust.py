@@ -228,6 +228,37 @@ def test_a_failure_half_way_leaves_nothing_written(app, make_user, make_enterpri
     assert verify_chain().ok
 
 
+def test_a_failure_in_a_later_part_reverts_only_what_was_committed(app, make_user, make_enterprise, monkeypatch):
+    """A chunk written in parts fails in its second part: the revert removes the chunks that
+    committed and nothing else, not a record created meanwhile under an id the rolled-back
+    part had used (SQLite hands a rolled-back rowid out again)."""
+    monkeypatch.setattr(importing, "WRITE_CHUNK", 4)
+    monkeypatch.setattr(importing, "WRITE_PART", 2)
+    monkeypatch.setattr(importing, "is_sqlite", lambda _engine: True)     # parts on PostgreSQL too
+    original_write, original_revert, calls, meanwhile = importing._write_chunk, importing._revert, {"n": 0}, {}
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:          # the second part of the second chunk
+            raise RuntimeError("disk full")
+        return original_write(*args, **kwargs)
+
+    def revert_after_another_write(*args, **kwargs):
+        meanwhile["id"] = make_enterprise(unit="411081", name="其间登记的企业").id
+        return original_revert(*args, **kwargs)
+
+    monkeypatch.setattr(importing, "_write_chunk", failing)
+    monkeypatch.setattr(importing, "_revert", revert_after_another_write)
+    with pytest.raises(RuntimeError):
+        apply("enterprises", csv_bytes([row(n) for n in range(1, 9)]), "e.csv", make_user("city_admin"))
+    db.session.rollback()
+    assert calls["n"] == 4
+    names = db.session.scalars(select(Enterprise.name)).all()
+    assert names == ["其间登记的企业"]
+    assert db.session.get(Enterprise, meanwhile["id"]) is not None
+    assert verify_chain().ok
+
+
 def test_the_chunks_of_a_confirmed_file_do_not_read_the_file_again(app, client, auth, make_user, monkeypatch):
     """Each chunk locks the staged batch; it reads its state, not the file (megabytes per chunk)."""
     from sqlalchemy import event

@@ -435,6 +435,17 @@ class _Progress:
     updated: list = field(default_factory=list)     # (plan, id)
     chunks: int = 0
     analysed: int = 0                                # records created when statistics were last refreshed
+    kept: tuple = (0, 0)                             # len(created), len(updated) when the last chunk committed
+
+    def committed(self) -> None:
+        self.chunks += 1
+        self.kept = (len(self.created), len(self.updated))
+
+    def forget_rolled_back(self) -> None:
+        """After a rollback: the records of the chunk that did not commit are not there to
+        revert (and on SQLite a rolled-back id may already be another record's)."""
+        del self.created[self.kept[0]:]
+        del self.updated[self.kept[1]:]
 
 
 class _ChunkFailed(Exception):
@@ -500,19 +511,21 @@ def _write(kind_key, data, filename, actor, batch_id, preview) -> ImportPreview:
             if done >= len(plans):
                 _finish(preview, kind_key, data, filename, actor, batch_id)
             db.session.commit()
-            progress.chunks += 1
+            progress.committed()
             if done >= len(plans):
                 break
     except IntegrityError:
         # PostgreSQL: another transaction took one of the file's keys between this
         # chunk's check and its insert (SQLite's write lock rules that out).
         db.session.rollback()
+        progress.forget_rolled_back()
         if progress.chunks:
             _revert(kind_key, progress, filename, actor, batch_id, reason="stale")
         preview.problems = [CellProblem(0, "", STALE_MESSAGE)]
         raise ImportRejected(preview) from None
     except (_ChunkFailed, ImportInProgress, AlreadyApplied) as exc:
         db.session.rollback()
+        progress.forget_rolled_back()
         if progress.chunks:
             _revert(kind_key, progress, filename, actor, batch_id, reason="stale")
         if isinstance(exc, _ChunkFailed):
@@ -521,6 +534,7 @@ def _write(kind_key, data, filename, actor, batch_id, preview) -> ImportPreview:
         raise
     except BaseException:
         db.session.rollback()
+        progress.forget_rolled_back()
         if progress.chunks:
             _revert(kind_key, progress, filename, actor, batch_id, reason="error")
         raise
