@@ -68,15 +68,18 @@ class WriterQueue:
 
     SQLite's own busy handler polls with sleeps of up to 100 ms, so under load a
     waiting writer often sleeps through many free moments and the slowest saves wait
-    for seconds (measured: saturation fell to 3 saves/s). A file lock taken with a
-    short poll hands the database to the next writer within a millisecond or two,
-    across gunicorn worker processes and threads alike (one descriptor per connection).
+    for seconds (measured: saturation fell to 3 saves/s). A file lock hands the
+    database to the next writer as soon as it is let go, across gunicorn worker
+    processes and threads alike (one descriptor per connection): an interactive writer
+    waits for it in a blocking ``flock`` (``_wait_blocking``), a bulk writer polls. The
+    lock is let go after COMMIT has returned (``configure_sqlite``).
 
-    The poll is not fair: a bulk writer that takes the lock again right after each
-    chunk made saves wait up to 0.7 s behind an import. So an interactive writer that
-    has to wait says so with a shared lock on a second file while it waits, and a bulk
+    The lock is not fair: a bulk writer that takes it again right after each chunk
+    made saves wait up to 0.7 s behind an import. So an interactive writer that has
+    to wait says so with a shared lock on a second file while it waits, and a bulk
     writer (``bulk_writes``) takes the write lock only when nobody holds that one
-    (deferring at most ``BULK_DEFER_S`` per transaction, so it cannot starve either).
+    (deferring at most ``BULK_DEFER_S`` per transaction, so it cannot starve either);
+    an import chunk also commits early when it sees one (``writers_waiting``).
     """
 
     BULK_DEFER_S = 2.0
