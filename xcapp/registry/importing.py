@@ -495,14 +495,12 @@ def _write(kind_key, data, filename, actor, batch_id, preview) -> ImportPreview:
             begin_write(db.session)
             _claim_batch(batch_id, done=done, total=len(plans))
             _statistics_as_it_grows(kind_key, progress)
-            written, history, audit = 0, [], []
+            written, audit = 0, []
             while True:   # SQLite: parts of WRITE_PART records, and a save waiting ends the transaction
                 part = plans[done + written:done + min(written + step, WRITE_CHUNK)]
                 creates = sum(1 for plan in part if plan.action == "create")
-                _write_chunk(kind_key, part, lookups, username, progress, created_history[:creates], history, audit)
+                _write_chunk(kind_key, part, lookups, username, progress, created_history[:creates], audit)
                 del created_history[:creates]
-                bulk_insert(db.session, ChangeRecord.__table__, history)
-                history.clear()
                 written += len(part)
                 if done + written >= len(plans) or written >= WRITE_CHUNK or writers_waiting(db.session):
                     break
@@ -542,13 +540,13 @@ def _write(kind_key, data, filename, actor, batch_id, preview) -> ImportPreview:
 
 
 def _claim_batch(batch_id, done: int = 0, total: int = 0) -> None:
-    """Lock the staged batch for this chunk; refuse a batch applied or being applied elsewhere.
+    """Lock the staged batch for this chunk (the caller began writing); refuse a batch
+    applied or being applied elsewhere.
 
     Only its state is read and written (Core): the ORM's row would bring the file
     itself, megabytes read again for every chunk."""
     if batch_id is None:
         return
-    begin_write(db.session)
     table = ImportBatch.__table__
     status, applied_at = db.session.execute(
         select(table.c.status, table.c.applied_at).where(table.c.id == batch_id).with_for_update()).one()
@@ -613,12 +611,13 @@ def _created_history(kind_key, plans, lookups, username, now) -> list[list[dict]
 
 
 def _write_chunk(kind_key, plans, lookups, username, progress: _Progress, created_history: list[list[dict]],
-                 history: list[dict], audit: list[dict]) -> None:
-    """Check and write the records of ``plans``; their history and audit rows are added
-    to ``history`` and ``audit`` for the caller to insert."""
+                 audit: list[dict]) -> None:
+    """Check and write the records of ``plans`` and their history; their audit rows are
+    added to ``audit``, recorded by the caller once per transaction."""
     model, key_column, object_type, key_attr, _specs, _header = _model(kind_key)
     _verify_chunk(kind_key, plans)
     now = progress.now
+    history: list[dict] = []
     creates = [p for p in plans if p.action == "create"]
     if creates:
         rows = [dict(p.clean, created_at=now, updated_at=now) for p in creates]
@@ -651,7 +650,7 @@ def _write_chunk(kind_key, plans, lookups, username, progress: _Progress, create
                           "details": details})
             progress.updated.append((plan, obj.id))
         db.session.flush()
-
+    bulk_insert(db.session, ChangeRecord.__table__, history)
 
 
 def _revert(kind_key, progress: _Progress, filename, actor, batch_id, reason: str) -> None:
