@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ..core.timeutil import utcnow
+from ..db_batch import Batch, Statement
 from ..db_setup import bulk_writes, insert_new
 from ..extensions import db
 from .models import AuditHead, AuditLog
@@ -107,11 +108,19 @@ def record(action: str, obj=None, *, object_type: str = "", object_id: Any = "",
 
 
 def record_now(action: str, obj=None, *, object_type: str = "", object_id: Any = "",
-               details: dict | None = None, user=None) -> None:
-    """``record``, inserted at once by one Core statement on the session's connection (the
-    item save, which writes without the ORM's unit of work); same transaction, same row."""
-    db.session.connection().execute(LOG.insert(), _row(action, obj, object_type, object_id, details, user))
+               details: dict | None = None, user=None, batch: Batch | None = None) -> None:
+    """``record``, inserted by one Core statement on the session's connection (the item
+    save, which writes without the ORM's unit of work): at once, or with ``batch`` when
+    the batch runs; same transaction, same row."""
+    row = _row(action, obj, object_type, object_id, details, user)
+    if batch is None:
+        db.session.connection().execute(LOG.insert(), row)
+    else:
+        batch.add(_INSERT_ROW, row)
     db.session.info[_WRITTEN] = db.engine
+
+
+_INSERT_ROW = Statement(LOG.insert())
 
 
 def _row(action: str, obj, object_type: str, object_id: Any, details: dict | None, user) -> dict:

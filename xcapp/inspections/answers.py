@@ -3,16 +3,18 @@ item-12 rows, the problem summary and the key equipment table."""
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from ..audit.services import record, record_now
 from ..core.text import clean_text
 from ..core.timeutil import utcnow
+from ..db_batch import Batch
 from ..extensions import db
 from . import rules
 from .display import remember_person
 from .models import EquipmentRow, ExtraRow, Inspection
-from .services import (Conflict, InspectionError, check_editable, editable, mark_started, officer_of, rows_for_rules,
-                       seen_before, touch_task)
+from .services import (Conflict, InspectionError, applied_before, check_editable, editable, mark_started, officer_of,
+                       receipt_row, rows_for_rules, seen_before, touch_task)
 from .snapshot import INSPECTION, TASK, AnswerView, RecordView, forget, load_locked, write_answer, write_columns
 
 
@@ -26,15 +28,18 @@ def save_answer(inspection_id: int, item_no: int, data: dict, actor, *, base_ver
     """
     if item_no not in rules.ALL_ITEMS:
         raise InspectionError("检查项目序号无效", 404)
-    inspection = load_locked(inspection_id)
+    receipt = receipt_row(inspection_id, key, f"item:{item_no}")
+    inspection, new_key = load_locked(inspection_id, receipt)
     if inspection is None:
         raise InspectionError("检查记录不存在", 404)
     check_editable(inspection, actor)
-    if mark_started(inspection, actor, audit=record_now):
-        write_columns(INSPECTION, inspection.id, started_at=inspection.started_at)
+    writes = Batch()
+    if mark_started(inspection, actor, audit=partial(record_now, batch=writes)):
+        write_columns(INSPECTION, inspection.id, writes, started_at=inspection.started_at)
     remember_person(actor.username, officer_of(actor, inspection.task).officer.name)   # shown as the saver
     answer = inspection.answer(item_no)
-    if seen_before(inspection, key, f"item:{item_no}"):
+    if receipt is not None and not new_key and applied_before(receipt):
+        writes.run(db.session.connection())
         forget(inspection)
         return inspection, answer, True
     if answer is None:
@@ -76,14 +81,17 @@ def save_answer(inspection_id: int, item_no: int, data: dict, actor, *, base_ver
     answer.updated_at = utcnow()
     answer.updated_by = actor.username
     answer.updated_by_name = actor.name
-    write_answer(answer, inspection.id)
+    inserted = write_answer(answer, inspection.id, writes)
     task_changes = touch_task(inspection)
     if task_changes:
-        write_columns(TASK, inspection.task.id, **task_changes)
+        write_columns(TASK, inspection.task.id, writes, **task_changes)
     record_now("inspection.answer_saved", inspection,
                details={"task": inspection.task.code, "item": item_no, "record": answer.record,
                         "conclusion": answer.conclusion, "remark": answer.remark, "version": answer.version},
-               user=actor)
+               user=actor, batch=writes)
+    writes.run(db.session.connection())
+    if inserted is not None:
+        answer.id = inserted.first().id
     forget(inspection)
     return inspection, answer, False
 

@@ -191,16 +191,28 @@ def seen_before(inspection: Inspection, key: str | None, target: str) -> bool:
     """True when this exact save was applied before (same key, same record, same target,
     same content): the caller changes nothing. Raises KeyReused when the key was used
     for anything else. The receipt is stored at once (one statement when the key is new)."""
+    receipt = receipt_row(inspection.id, key, target)
+    if receipt is None:
+        return False
+    if insert_new(db.session.connection(), RECEIPT, receipt):
+        return False
+    return applied_before(receipt)
+
+
+def receipt_row(inspection_id: int, key: str | None, target: str) -> dict | None:
+    """The receipt a save with ``key`` stores (None without a key)."""
     if not key:
-        return False
-    content = getattr(key, "content", "")
-    key = str(key)[:64]
-    conn = db.session.connection()
-    if insert_new(conn, RECEIPT, dict(key=key, inspection_id=inspection.id, target=target, content_sha256=content,
-                                      at=utcnow())):
-        return False
-    seen = conn.execute(select(RECEIPT).where(RECEIPT.c.key == key)).first()
-    if (seen.inspection_id, seen.target, seen.content_sha256 or "") == (inspection.id, target, content):
+        return None
+    return dict(key=str(key)[:64], inspection_id=inspection_id, target=target,
+                content_sha256=getattr(key, "content", ""), at=utcnow())
+
+
+def applied_before(receipt: dict) -> bool:
+    """``receipt``'s key is stored already: True when by this exact save (see
+    ``seen_before``), else KeyReused."""
+    seen = db.session.connection().execute(select(RECEIPT).where(RECEIPT.c.key == receipt["key"])).first()
+    if (seen.inspection_id, seen.target, seen.content_sha256 or "") == (
+            receipt["inspection_id"], receipt["target"], receipt["content_sha256"]):
         return True
     raise KeyReused()
 
