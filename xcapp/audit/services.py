@@ -51,11 +51,17 @@ from .models import AuditHead, AuditLog
 GENESIS = "0" * 64
 CHAIN_BATCH = 500            # rows per chaining transaction (bounds how long the head is held)
 # The background chainer waits this long after a commit woke it, and chains what every
-# process committed meanwhile in one step. Each step costs about 1.5 ms of the worker's
-# CPU (and the head's lock); at 0.05 s a busy server chained almost every save on its
-# own, at a third of the save's own CPU (issue 11). Rows are chained within about half
-# a second of their commit.
-BACKGROUND_GATHER_S = 0.5
+# process committed meanwhile in one step. On PostgreSQL each step costs about 1.5 ms of
+# the worker's CPU and blocks no save (it locks only the head); at 0.05 s a busy server
+# chained almost every save on its own, at a third of the save's own CPU (issue 11), so
+# there it gathers for half a second. On SQLite a step holds the whole database's write
+# lock, and saves wait behind it: short steps, soon after each commit.
+BACKGROUND_GATHER_S = {"sqlite": 0.05}
+DEFAULT_GATHER_S = 0.5
+
+
+def gather_s(engine: Engine) -> float:
+    return BACKGROUND_GATHER_S.get(engine.dialect.name, DEFAULT_GATHER_S)
 _WRITTEN = "xcapp_audit_engine"   # session.info key: this transaction wrote audit rows
 
 log = logging.getLogger(__name__)
@@ -262,7 +268,7 @@ class _BackgroundChainer:
         while True:
             wake.wait()
             self.busy = True
-            time.sleep(BACKGROUND_GATHER_S)
+            time.sleep(min(gather_s(engine) for engine in list(self._engines.values())))
             wake.clear()
             for engine in list(self._engines.values()):
                 try:
