@@ -68,8 +68,7 @@ class _Compiled:
 
     def parameters(self, values: dict):
         params = dict(self.defaults)
-        for name, value in values.items():
-            params[name] = value
+        params.update(values)
         for name, process in self.binds.items():
             params[name] = process(params[name])
         if self.order is not None:

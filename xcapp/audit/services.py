@@ -58,15 +58,16 @@ CHAIN_BATCH = 500            # rows per chaining transaction (bounds how long th
 # lock, and saves wait behind it: short steps, soon after each commit.
 BACKGROUND_GATHER_S = {"sqlite": 0.05}
 DEFAULT_GATHER_S = 0.5
-
-
-def gather_s(engine: Engine) -> float:
-    return BACKGROUND_GATHER_S.get(engine.dialect.name, DEFAULT_GATHER_S)
 _WRITTEN = "xcapp_audit_engine"   # session.info key: this transaction wrote audit rows
 
 log = logging.getLogger(__name__)
 LOG = AuditLog.__table__
 HEAD = AuditHead.__table__
+
+
+def gather_s(engine: Engine) -> float:
+    """How long the background chainer gathers commits on ``engine``'s database."""
+    return BACKGROUND_GATHER_S.get(engine.dialect.name, DEFAULT_GATHER_S)
 
 
 def canonical_json(value: Any) -> str:
