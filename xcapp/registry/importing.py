@@ -43,8 +43,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.services import record, record_many
@@ -221,19 +222,11 @@ def analyse(kind_key: str, data: bytes, filename: str, actor=None, mapping: dict
     bad_cells = {(p.row, header_text(p.column)) for p in file_problems}
     headers = {spec.key: file_header.get(spec.key, spec.header) for spec in kind.specs}
     lookups = build_lookups()
-    cleaned = []
-    for rec in recs:
-        raw = {k: v for k, v in rec.values.items() if (rec.row, headers[k]) not in bad_cells}
-        # Optional columns absent from the file are not read (left alone on update; a new
-        # enterprise without 所属单位 / 风险等级 gets a proposal / 待定, see _plan_enterprises).
-        raw = {k: v for k, v in raw.items() if k in positions}
-        clean, errors = clean_record(kind.specs, raw, lookups)
-        if kind_key == "enterprises":
-            check_enterprise(clean, errors, lookups)
-        _scope_errors(kind_key, clean, errors, actor)
-        for key, message in errors.items():
-            preview.problems.append(CellProblem(rec.row, headers[key], message))
-        cleaned.append((rec.row, clean, errors))
+    # Checking each row is pure and slow too (a second of CPU for 10,000 rows): on the
+    # low-priority thread, so saves made meanwhile get the CPU first.
+    cleaned, problems = slow.run(_check_rows, kind_key, recs, headers, bad_cells, set(positions), lookups,
+                                 _own_unit(actor))
+    preview.problems.extend(problems)
     _present_columns = set(positions)
     if kind_key == "enterprises":
         _plan_enterprises(preview, cleaned, lookups, _present_columns, actor)
@@ -252,11 +245,37 @@ def _limited(actor) -> bool:
     return actor is not None and actor.role != CITY_ADMIN
 
 
-def _scope_errors(kind_key: str, clean: dict, errors: dict, actor) -> None:
-    if not _limited(actor) or kind_key in ("equipment", "risk"):
+def _check_rows(kind_key: str, recs, headers: dict, bad_cells: set, present: set, lookups,
+                own_unit: tuple[int, str] | None) -> tuple[list, list[CellProblem]]:
+    """Each record cleaned and checked by the field rules (no database): the cleaned
+    rows [(row, clean, errors)] and their problems."""
+    specs = KINDS[kind_key].specs
+    cleaned, problems = [], []
+    for rec in recs:
+        raw = {k: v for k, v in rec.values.items() if (rec.row, headers[k]) not in bad_cells}
+        # Optional columns absent from the file are not read (left alone on update; a new
+        # enterprise without 所属单位 / 风险等级 gets a proposal / 待定, see _plan_enterprises).
+        raw = {k: v for k, v in raw.items() if k in present}
+        clean, errors = clean_record(specs, raw, lookups)
+        if kind_key == "enterprises":
+            check_enterprise(clean, errors, lookups)
+        _scope_errors(kind_key, clean, errors, own_unit)
+        for key, message in errors.items():
+            problems.append(CellProblem(rec.row, headers[key], message))
+        cleaned.append((rec.row, clean, errors))
+    return cleaned, problems
+
+
+def _own_unit(actor) -> tuple[int, str] | None:
+    """(unit id, unit name) of an actor limited to its own unit; None for the city admin."""
+    return (actor.unit_id, actor.unit.name) if _limited(actor) else None
+
+
+def _scope_errors(kind_key: str, clean: dict, errors: dict, own_unit: tuple[int, str] | None) -> None:
+    if own_unit is None or kind_key in ("equipment", "risk"):
         return
-    if "unit_id" in clean and clean["unit_id"] != actor.unit_id:
-        errors.setdefault("unit_id", f"只能导入本单位（{actor.unit.name}）的数据")
+    if "unit_id" in clean and clean["unit_id"] != own_unit[0]:
+        errors.setdefault("unit_id", f"只能导入本单位（{own_unit[1]}）的数据")
 
 
 def _foreign_record(preview, row, header, what, current, actor, lookups) -> bool:
@@ -580,24 +599,33 @@ def _model(kind_key):
 
 def _verify_chunk(kind_key: str, plans: list[RowPlan]) -> None:
     """Under the write lock: the chunk's records are as the analysis saw them."""
-    model, key_column, _ot, _ka, _specs, header = _model(kind_key)
+    _m, _key_column, _ot, _ka, _specs, header = _model(kind_key)
+    records, licences_taken = _verify_statements(kind_key)
     keys = [p.key for p in plans]
-    now_seen = {key: (ident, updated)
-                for ident, key, updated in db.session.execute(
-                    select(model.id, key_column, model.updated_at).where(key_column.in_(keys)))} if keys else {}
+    conn = db.session.connection()
+    now_seen = {key: (ident, updated) for ident, key, updated in conn.execute(records, {"keys": keys})} if keys else {}
     problems = [CellProblem(p.row, header, f"{p.key}：{STALE_MESSAGE}")
                 for p in plans if now_seen.get(p.key) != (p.stamp if p.stamp else None)]
     if kind_key == "enterprises":
         licences = {p.clean["licence_no"]: p for p in plans if p.clean.get("licence_no")}
         if licences:
-            for licence, owner in db.session.execute(select(Enterprise.licence_no, Enterprise.uscc)
-                                                     .where(Enterprise.licence_no.in_(list(licences)))):
+            for licence, owner in conn.execute(licences_taken, {"keys": list(licences)}):
                 plan = licences[licence]
                 if owner != plan.key:
                     problems.append(CellProblem(plan.row, "生产许可证编号",
                                                 f"生产许可证编号 {licence} 已登记在企业 {owner} 名下（预览后登记）"))
     if problems:
         raise _ChunkFailed(sorted(problems))
+
+
+@cache
+def _verify_statements(kind_key: str):
+    """Built once (a chunk is verified hundreds of times in a large import): the records
+    of some keys with their stamps, and the owners of some licence numbers."""
+    model, key_column, *_rest = _model(kind_key)
+    keys = bindparam("keys", expanding=True)
+    return (select(model.id, key_column, model.updated_at).where(key_column.in_(keys)),
+            select(Enterprise.licence_no, Enterprise.uscc).where(Enterprise.licence_no.in_(keys)))
 
 
 def _created_history(kind_key, plans, lookups, username, now) -> list[list[dict]]:
