@@ -599,17 +599,17 @@ def _model(kind_key):
 
 def _verify_chunk(kind_key: str, plans: list[RowPlan]) -> None:
     """Under the write lock: the chunk's records are as the analysis saw them."""
-    _m, _key_column, _ot, _ka, _specs, header = _model(kind_key)
+    header = _model(kind_key)[5]
     records, licences_taken = _verify_statements(kind_key)
     keys = [p.key for p in plans]
-    conn = db.session.connection()
-    now_seen = {key: (ident, updated) for ident, key, updated in conn.execute(records, {"keys": keys})} if keys else {}
+    now_seen = {key: (ident, updated)
+                for ident, key, updated in db.session.execute(records, {"keys": keys})} if keys else {}
     problems = [CellProblem(p.row, header, f"{p.key}：{STALE_MESSAGE}")
                 for p in plans if now_seen.get(p.key) != (p.stamp if p.stamp else None)]
     if kind_key == "enterprises":
         licences = {p.clean["licence_no"]: p for p in plans if p.clean.get("licence_no")}
         if licences:
-            for licence, owner in conn.execute(licences_taken, {"keys": list(licences)}):
+            for licence, owner in db.session.execute(licences_taken, {"keys": list(licences)}):
                 plan = licences[licence]
                 if owner != plan.key:
                     problems.append(CellProblem(plan.row, "生产许可证编号",
