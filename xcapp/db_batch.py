@@ -126,7 +126,7 @@ class Batch:
 
     def run(self, connection) -> None:
         """Run every statement on ``connection`` (a SQLAlchemy Connection inside its
-        transaction): PostgreSQL in one round trip, elsewhere one after another."""
+        transaction): PostgreSQL (psycopg) in one round trip, elsewhere one after another."""
         if not self.pending:
             return
         dialect = connection.dialect
@@ -139,14 +139,14 @@ class Batch:
         cursors = []
         current = None
         try:
-            if dialect.name == "postgresql":
+            if hasattr(raw, "pipeline"):     # psycopg (3)
                 with raw.pipeline():
                     for current in work:
                         cursor = raw.cursor()
                         events.before_cursor_execute(connection, cursor, current[1].sql, current[2], None, False)
                         cursor.execute(current[1].sql, current[2])
                         cursors.append(cursor)
-                current = None
+                    current = None   # the server's error comes at the pipeline's end: it names the batch
                 for (pending, compiled, params), cursor in zip(work, cursors):
                     current = (pending, compiled, params)
                     pending.rows = compiled.rows(cursor)
