@@ -464,6 +464,7 @@ def test_an_imports_rows_are_checked_on_the_low_priority_thread(app, make_user, 
         return original(*args, **kwargs)
 
     monkeypatch.setattr(importing, "clean_record", where)
+    monkeypatch.setitem(app.config, "SLOW_WORK_NICE", 10)    # the default
     mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     preview = analyse("enterprises", csv_bytes([row(1), row(2)]), "e.csv", make_user("county_admin", "411002"))
     assert preview.ok, problems(preview)
