@@ -3,17 +3,18 @@ SQLAlchemy's own execution does: the same stored values and the same values read
 SQLAlchemy's cursor events see every statement, a driver error comes out as
 SQLAlchemy's, and an INSERT never silently drops a Python-side default."""
 import threading
-import time
 from datetime import datetime
 
 import pytest
-from sqlalchemy import bindparam, create_engine, event, select, text
+from sqlalchemy import bindparam, event, select, text
 from sqlalchemy.exc import IntegrityError
 
 from xcapp.audit.models import AuditLog
 from xcapp.db_batch import Batch, Statement
 from xcapp.extensions import db
 from xcapp.inspections.models import Answer
+
+from .test_faults import _locked
 
 LOG = AuditLog.__table__
 HX = {"HX-Request": "true"}
@@ -102,26 +103,9 @@ def test_a_save_reads_the_record_as_it_is_once_its_lock_is_granted(app, started,
                                                            Answer.item_no == 1))
     inspection_id = inspection.id
     db.session.commit()
-    ready = threading.Event()
-
-    def other_officer():
-        engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            if database_url.startswith("sqlite"):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
-                conn.exec_driver_sql("BEGIN")
-                conn.execute(text("SELECT id FROM inspection WHERE id = :id FOR UPDATE"), {"id": inspection_id})
-            conn.execute(text("UPDATE answer SET record = 'expired', version = 7, updated_by = 'other', "
-                              "updated_by_name = '另一检查员' WHERE id = :id"), {"id": answer_id})
-            ready.set()
-            time.sleep(0.5)
-            conn.exec_driver_sql("COMMIT")
-        engine.dispose()
-
-    holder = threading.Thread(target=other_officer)
-    holder.start()
-    ready.wait()
+    holder = _locked(database_url, inspection_id, 0.5,
+                     change=("UPDATE answer SET record = 'expired', version = 7, updated_by = 'other', "
+                             "updated_by_name = '另一检查员' WHERE id = :id", {"id": answer_id}))
     response = client.post(path, data={"record_present": "1", "record": "valid", "base_version": "1"}, headers=HX)
     holder.join()
     assert response.status_code == 409, response.get_data(as_text=True)[:300]

@@ -26,8 +26,10 @@ def busy_app(_app, started, database_url):
         db.engine.dispose()
 
 
-def _hold_lock(url, inspection_id, seconds, ready):
-    """Another process's transaction: SQLite's write lock, or the record's row lock."""
+def _hold_lock(url, inspection_id, seconds, ready, change=None):
+    """Another process's transaction: SQLite's write lock, or the record's row lock. With
+    ``change`` ((SQL, parameters)), it writes that under the lock and commits at the end;
+    otherwise it rolls back."""
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         if url.startswith("sqlite"):
@@ -35,9 +37,11 @@ def _hold_lock(url, inspection_id, seconds, ready):
         else:
             conn.exec_driver_sql("BEGIN")
             conn.execute(text("SELECT id FROM inspection WHERE id = :id FOR UPDATE"), {"id": inspection_id})
+        if change is not None:
+            conn.execute(text(change[0]), change[1])
         ready.set()
         time.sleep(seconds)
-        conn.exec_driver_sql("ROLLBACK")
+        conn.exec_driver_sql("COMMIT" if change is not None else "ROLLBACK")
     engine.dispose()
 
 
@@ -48,9 +52,9 @@ def _client(app, user):
     return client
 
 
-def _locked(url, inspection_id, seconds):
+def _locked(url, inspection_id, seconds, change=None):
     ready = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(url, inspection_id, seconds, ready))
+    holder = threading.Thread(target=_hold_lock, args=(url, inspection_id, seconds, ready, change))
     holder.start()
     ready.wait()
     return holder

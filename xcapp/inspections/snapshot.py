@@ -25,10 +25,11 @@ from ..db_setup import begin_write
 from ..extensions import db
 from ..plans.models import Task, TaskOfficer
 from ..registry.models import Officer
-from .models import Answer, ExtraRow, Inspection, RecordReading, SaveReceipt, Signature
+from .models import Answer, ExtraRow, Inspection, RecordReading, Signature
+from .services import RECEIPT
 
 INSPECTION, TASK, PLACE, OFFICER = Inspection.__table__, Task.__table__, TaskOfficer.__table__, Officer.__table__
-ANSWER, EXTRA_ROW, SIGNATURE, RECEIPT = Answer.__table__, ExtraRow.__table__, Signature.__table__, SaveReceipt.__table__
+ANSWER, EXTRA_ROW, SIGNATURE = Answer.__table__, ExtraRow.__table__, Signature.__table__
 
 
 @dataclass(slots=True)
