@@ -372,16 +372,22 @@ def insert_new(connection, table, values: dict) -> bool:
     key = (connection.dialect.name, table.name)
     stmt = _INSERT_NEW.get(key)
     if stmt is None:   # built once per table: building costs more than running it
-        if connection.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
         # The inserted row's key comes back; rowcount is not told by every driver (psycopg: -1).
-        stmt = _INSERT_NEW[key] = insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+        stmt = _INSERT_NEW[key] = (dialect_insert(connection.dialect.name)(table).on_conflict_do_nothing()
+                                   .returning(*table.primary_key.columns))
     return connection.execute(stmt, values).first() is not None
 
 
 _INSERT_NEW: dict = {}
+
+
+def dialect_insert(dialect_name: str):
+    """The dialect's own ``insert`` (it has ``on_conflict_do_nothing``): PostgreSQL's or SQLite's."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def late_write_lock(view):

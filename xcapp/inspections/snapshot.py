@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import DateTime, String, and_, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..db_batch import Batch, Pending, Statement
-from ..db_setup import begin_write
+from ..db_setup import begin_write, dialect_insert
 from ..extensions import db
 from ..plans.models import Task, TaskOfficer
 from ..registry.models import Officer
@@ -119,10 +117,9 @@ _READS = [Statement(s) for s in (_RECORD, _TASK, _ANSWERS, _EXTRA_ROWS)]
 def _new_receipt(dialect: str):
     """The save's receipt, stored when its key is new and the record exists (its row is
     returned); nothing when the key is stored already (a replay, or a reused key)."""
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     values = select(bindparam("receipt_key", type_=String), INSPECTION.c.id, bindparam("receipt_target", type_=String),
                     bindparam("receipt_content", type_=String), bindparam("receipt_at", type_=DateTime))
-    return (insert(RECEIPT)
+    return (dialect_insert(dialect)(RECEIPT)
             .from_select(["key", "inspection_id", "target", "content_sha256", "at"],
                          values.where(INSPECTION.c.id == bindparam("record_id")))
             .on_conflict_do_nothing().returning(RECEIPT.c.key))
